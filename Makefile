@@ -1,0 +1,113 @@
+# gamehall — build, generate, test. `make help` lists the targets.
+
+K8S_VERSION        ?= 1.37.1
+CONTROLLER_TOOLS   ?= v0.23.0
+BIN                := $(CURDIR)/bin
+K8S_BIN            := $(BIN)/k8s/$(K8S_VERSION)
+CONTROLLER_GEN     := $(BIN)/controller-gen-$(CONTROLLER_TOOLS)
+# Tests find etcd and kube-apiserver here unless KUBEBUILDER_ASSETS is set.
+export KUBEBUILDER_ASSETS ?= $(K8S_BIN)
+KUBECTL            := $(K8S_BIN)/kubectl
+GO_TEST_FLAGS      ?= -count=1 -timeout 20m
+IMG                ?= gamehall:dev
+
+.DEFAULT_GOAL := help
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the operator's RBAC from the API types and +kubebuilder markers.
+	$(CONTROLLER_GEN) rbac:roleName=gamehall-operator crd paths="./api/v1alpha1/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code (and the protocol's Go code, see hack/make/protocol.mk).
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Run gofmt on the tree.
+	gofmt -s -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: verify
+verify: ## Fail when generated files (CRDs, RBAC, deepcopy, protocol) or formatting are stale.
+	@$(MAKE) --no-print-directory manifests generate
+	@test -z "$$(gofmt -s -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -s -l $$(git ls-files '*.go'); exit 1; }
+	@git diff --exit-code -- api config protocol || { echo "generated files are stale: run 'make manifests generate' and commit the result"; exit 1; }
+	@test -z "$$(git status --porcelain -- api config protocol)" || { echo "untracked generated files:"; git status --porcelain -- api config protocol; exit 1; }
+
+.PHONY: test
+test: envtest ## Run every test: unit tests, envtest suites (real kube-apiserver + etcd), real Redis, real sockets.
+	@command -v redis-server >/dev/null || { echo "redis-server is missing: run 'apt-get install redis-server' (the presence tests start a real one)"; exit 1; }
+	go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-race
+test-race: envtest ## Run the game server, client and hall tests under the race detector.
+	go test -race $(GO_TEST_FLAGS) ./gameserver/... ./client/... ./hall/... ./presence/... ./login/...
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/gamehall.
+	go build -o $(BIN)/gamehall ./cmd/gamehall
+
+.PHONY: local
+local: build ## Run the whole platform on this machine from config/samples (gamehall local).
+	$(BIN)/gamehall local -f config/samples
+
+.PHONY: docker-build
+docker-build: ## Build the container image $(IMG) (needs a Docker engine).
+	docker build -t $(IMG) .
+
+##@ Test control plane (built from the Go module proxy, no downloads elsewhere)
+
+.PHONY: envtest
+envtest: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl ## Build etcd, kube-apiserver and kubectl $(K8S_VERSION) into bin/k8s (cached).
+
+$(K8S_BIN)/etcd $(K8S_BIN)/kube-apiserver $(K8S_BIN)/kubectl: hack/k8s/go.mod hack/k8s/go.sum
+	@echo "building the test control plane (etcd, kube-apiserver, kubectl $(K8S_VERSION)) from source: a few minutes, once"
+	@mkdir -p $(K8S_BIN)
+	cd hack/k8s && go build -trimpath -o $(K8S_BIN)/etcd ./etcd
+	cd hack/k8s && go build -trimpath -o $(K8S_BIN)/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
+	cd hack/k8s && go build -trimpath -o $(K8S_BIN)/kubectl k8s.io/kubernetes/cmd/kubectl
+	@touch $(K8S_BIN)/etcd $(K8S_BIN)/kube-apiserver $(K8S_BIN)/kubectl
+
+.PHONY: dev-cluster
+dev-cluster: envtest manifests ## Start a local etcd + kube-apiserver with the CRDs installed; kubeconfig in bin/dev-cluster/kubeconfig.
+	hack/dev-cluster.sh up
+
+.PHONY: dev-cluster-down
+dev-cluster-down: ## Stop the dev cluster and delete its data.
+	hack/dev-cluster.sh down
+
+##@ Deployment (against the cluster in $$KUBECONFIG)
+
+.PHONY: install
+install: manifests ## Install the CRDs.
+	$(KUBECTL) apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: ## Remove the CRDs (and every Region, RoomShard and Hall with them).
+	$(KUBECTL) delete --ignore-not-found -k config/crd
+
+.PHONY: deploy
+deploy: manifests ## Deploy the operator (config/default) with image $(IMG).
+	$(KUBECTL) apply --server-side -k config/default
+
+.PHONY: undeploy
+undeploy: ## Remove the operator.
+	$(KUBECTL) delete --ignore-not-found -k config/default
+
+$(CONTROLLER_GEN):
+	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS)
+	mv $(BIN)/controller-gen $(CONTROLLER_GEN)
+
+-include hack/make/*.mk

@@ -1,0 +1,62 @@
+package v1alpha1
+
+// Condition types. Every kind has Ready, the summary a person looks at first.
+const (
+	// ConditionReady summarises the object: True when it serves players as asked.
+	ConditionReady = "Ready"
+	// ConditionScalingLimited (Region) is True when the Region is at maxShards
+	// and its occupancy is above the target: more players will find rooms full.
+	ConditionScalingLimited = "ScalingLimited"
+	// ConditionDraining (RoomShard) is True while the shard takes no new players
+	// and waits for the ones it has to leave.
+	ConditionDraining = "Draining"
+)
+
+// Condition reasons: CamelCase constants, so alerts and scripts can match them.
+const (
+	// Region
+	ReasonShardsReady        = "ShardsReady"
+	ReasonShardsNotReady     = "ShardsNotReady"
+	ReasonNoShards           = "NoShards"
+	ReasonAtMaxShards        = "AtMaxShards"
+	ReasonWithinLimits       = "WithinLimits"
+	ReasonScalingUp          = "ScalingUp"
+	ReasonScalingDown        = "ScalingDown"
+	ReasonInvalidPodTemplate = "InvalidPodTemplate"
+
+	// RoomShard
+	ReasonGameServerReady    = "GameServerReady"
+	ReasonGameServerPending  = "GameServerPending"
+	ReasonGameServerFailed   = "GameServerFailed"
+	ReasonGameServerMissing  = "GameServerMissing"
+	ReasonReplacementBackoff = "ReplacementBackoff"
+	ReasonDrainRequested     = "DrainRequested"
+	ReasonNotDraining        = "NotDraining"
+	ReasonDrained            = "Drained"
+
+	// Hall
+	ReasonDeploymentAvailable   = "DeploymentAvailable"
+	ReasonDeploymentProgressing = "DeploymentProgressing"
+	ReasonDeploymentUnavailable = "DeploymentUnavailable"
+	ReasonSigningKeyMissing     = "SigningKeyMissing"
+)
+
+// Labels and annotations shared by the operator, the game server and the hall.
+const (
+	// LabelRegion names the Region a RoomShard or GameServer belongs to.
+	LabelRegion = "gamehall.dev/region"
+	// LabelShardIndex is the shard's index within its Region.
+	LabelShardIndex = "gamehall.dev/shard-index"
+	// LabelRoomShard names the RoomShard that owns a GameServer.
+	LabelRoomShard = "gamehall.dev/roomshard"
+	// LabelDraining is set to "true" on a GameServer whose shard drains; the
+	// game server watches it through the Agones SDK.
+	LabelDraining = "gamehall.dev/draining"
+	// LabelHall names the Hall that owns a Deployment, Service or pod.
+	LabelHall = "gamehall.dev/hall"
+)
+
+// Games known to this version. The Region's game enum grows with this list.
+const (
+	GameDouDizhu = "doudizhu"
+)

@@ -1,0 +1,77 @@
+// Package presence is the platform's global list of who is logged in and in
+// which room. Login writes sessions; shards write room entries and receive
+// kicks for sessions that a newer login superseded. Two implementations:
+// Memory (gamehall local) and Redis (a real deployment).
+package presence
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors callers tell apart with errors.Is.
+var (
+	// ErrInOtherRoom: the account already holds a room of this game elsewhere.
+	ErrInOtherRoom = errors.New("presence: account is already in another room of this game")
+	// ErrSessionSuperseded: the session is no longer the account's live session.
+	ErrSessionSuperseded = errors.New("presence: session was superseded by a newer login")
+	// ErrUnavailable wraps failures of the backing store (e.g. Redis down).
+	ErrUnavailable = errors.New("presence: store unavailable")
+)
+
+// RoomKey says where an account sits for one game.
+type RoomKey struct {
+	Shard string // shard identity, e.g. "doudizhu-zone1-south-0"
+	Room  int    // global room number within the Region (1-based)
+}
+
+// Kick tells the shard that holds Session to disconnect it.
+type Kick struct {
+	Account string
+	Session string
+	Reason  string // shown to the player, e.g. "logged in elsewhere"
+}
+
+// Peer is a hall replica's advertisement, used for redirects.
+type Peer struct {
+	Name    string // replica identity (pod name)
+	Address string // base URL clients can reach, e.g. "http://10.0.0.5:8080"
+	Clients int    // connected clients now
+	Max     int    // max clients
+}
+
+// Store is implemented by Memory and Redis. All methods are safe for
+// concurrent use. TTLs make entries expire unless their holder refreshes
+// them, so a crashed process leaves no ghosts.
+type Store interface {
+	// Login makes session the account's live session and returns the one it
+	// superseded ("" if none). A Kick for the previous session is published.
+	Login(ctx context.Context, account, session string, ttl time.Duration) (previous string, err error)
+	// Logout removes the session if it is still the live one.
+	Logout(ctx context.Context, account, session string) error
+	// Session returns the account's live session ("" if none).
+	Session(ctx context.Context, account string) (string, error)
+	// Touch refreshes the session's TTL; ErrSessionSuperseded if it is not live.
+	Touch(ctx context.Context, account, session string, ttl time.Duration) error
+
+	// EnterRoom atomically records (account, game) → where, for the live
+	// session. Re-entering the same place is allowed (reconnect); any other
+	// place returns ErrInOtherRoom; a stale session ErrSessionSuperseded.
+	EnterRoom(ctx context.Context, account, session, game string, where RoomKey, ttl time.Duration) error
+	// LeaveRoom removes the entry if it still points at where.
+	LeaveRoom(ctx context.Context, account, game string, where RoomKey) error
+	// RoomOf returns where the account sits for game (ok=false if nowhere).
+	RoomOf(ctx context.Context, account, game string) (where RoomKey, ok bool, err error)
+	// TouchRoom refreshes the TTL of a room entry.
+	TouchRoom(ctx context.Context, account, game string, where RoomKey, ttl time.Duration) error
+
+	// Kicks delivers Kick notices (for all sessions) until ctx ends.
+	Kicks(ctx context.Context) (<-chan Kick, error)
+
+	// Advertise publishes a hall replica's load with a TTL; Peers lists the live ones.
+	Advertise(ctx context.Context, p Peer, ttl time.Duration) error
+	Peers(ctx context.Context) ([]Peer, error)
+
+	Close() error
+}
