@@ -26,7 +26,7 @@ manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the operator's RBAC from t
 	$(CONTROLLER_GEN) rbac:roleName=gamehall-operator crd paths="./api/v1alpha1/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate deepcopy code (and the protocol's Go code, see hack/make/protocol.mk).
+generate: $(CONTROLLER_GEN) protocol ## Generate deepcopy code and the protocol's Go code (hack/make/protocol.mk).
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: fmt

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -69,7 +71,7 @@ type LoginSpec struct {
 	// ticketTTL is how long a session ticket stays valid.
 	// +kubebuilder:default="12h"
 	// +optional
-	TicketTTL metav1.Duration `json:"ticketTTL,omitempty"`
+	TicketTTL *metav1.Duration `json:"ticketTTL,omitempty"`
 }
 
 // PresenceSpec configures the presence store.
@@ -148,6 +150,17 @@ type HallList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Hall `json:"items"`
+}
+
+// DefaultTicketTTL is ticketTTL's default.
+const DefaultTicketTTL = 12 * time.Hour
+
+// TicketTTLDuration is ticketTTL, or its default when unset.
+func (l LoginSpec) TicketTTLDuration() time.Duration {
+	if l.TicketTTL == nil {
+		return DefaultTicketTTL
+	}
+	return l.TicketTTL.Duration
 }
 
 func init() {

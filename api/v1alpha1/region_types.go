@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -66,7 +68,7 @@ type RegionSpec struct {
 	// named "gameserver" (or the first one). When empty, the operator's
 	// --gameserver-image is used.
 	// +optional
-	Template corev1.PodTemplateSpec `json:"template,omitempty"`
+	Template *corev1.PodTemplateSpec `json:"template,omitempty"`
 }
 
 // ScalingSpec is a Region's scaling policy.
@@ -82,7 +84,7 @@ type ScalingSpec struct {
 	// scaleDownDelay is how long the load must stay low before a shard is
 	// drained, so short dips do not churn shards.
 	// +kubebuilder:default="5m"
-	ScaleDownDelay metav1.Duration `json:"scaleDownDelay,omitempty"`
+	ScaleDownDelay *metav1.Duration `json:"scaleDownDelay,omitempty"`
 
 	// drainTimeout, when set, deletes a draining shard that still has players
 	// after this long (they are disconnected, and an event names how many).
@@ -151,6 +153,18 @@ type RegionList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Region `json:"items"`
+}
+
+// DefaultScaleDownDelay is scaleDownDelay's default.
+const DefaultScaleDownDelay = 5 * time.Minute
+
+// ScaleDownDelayDuration is scaleDownDelay, or its default when unset (an
+// object that did not pass through the API server's defaulting).
+func (s ScalingSpec) ScaleDownDelayDuration() time.Duration {
+	if s.ScaleDownDelay == nil {
+		return DefaultScaleDownDelay
+	}
+	return s.ScaleDownDelay.Duration
 }
 
 // ShardCapacity is the number of seats in one of the Region's shards.

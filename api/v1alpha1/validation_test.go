@@ -63,7 +63,7 @@ func TestSamplesAreAcceptedAndDefaulted(t *testing.T) {
 	}
 	s := got.Spec
 	if s.RoomsPerShard != 50 || s.RoomCapacity != 400 || s.TablesPerRoom != 100 || s.MinShards != 1 || s.MaxShards != 10 ||
-		s.Scaling.TargetOccupancyPercent != 80 || s.Scaling.ScaleDownDelay.Duration != 5*time.Minute || s.Scaling.DrainTimeout != nil {
+		s.Scaling.TargetOccupancyPercent != 80 || s.Scaling.ScaleDownDelayDuration() != 5*time.Minute || s.Scaling.ScaleDownDelay == nil || s.Scaling.DrainTimeout != nil {
 		t.Errorf("defaults not applied: %+v", s)
 	}
 	if got.ShardCapacity() != 20000 {
@@ -80,7 +80,7 @@ func TestSamplesAreAcceptedAndDefaulted(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := gotHall.Spec
-	if hs.Replicas != 1 || hs.MaxClientsPerReplica != 10000 || hs.Service.Type != corev1.ServiceTypeClusterIP || hs.Service.Port != 8080 || hs.Login.TicketTTL.Duration != 12*time.Hour {
+	if hs.Replicas != 1 || hs.MaxClientsPerReplica != 10000 || hs.Service.Type != corev1.ServiceTypeClusterIP || hs.Service.Port != 8080 || hs.Login.TicketTTL == nil || hs.Login.TicketTTLDuration() != 12*time.Hour {
 		t.Errorf("Hall defaults not applied: %+v", hs)
 	}
 }
@@ -88,7 +88,7 @@ func TestSamplesAreAcceptedAndDefaulted(t *testing.T) {
 func validShard(ns, name string) *v1.RoomShard {
 	return &v1.RoomShard{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: v1.RoomShardSpec{Region: "south", Index: 1, Game: v1.GameDouDizhu, FirstRoom: 51, Rooms: 50, RoomCapacity: 400, TablesPerRoom: 100},
+		Spec:       v1.RoomShardSpec{Region: "south", Index: 1, Game: v1.GameDouDizhu, FirstRoom: 51, Rooms: 50, RoomCapacity: 400, TablesPerRoom: 100},
 	}
 }
 
@@ -264,11 +264,11 @@ func TestGameServerMirrorMatchesRealCRD(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "gs", Namespace: ns, Labels: map[string]string{v1.LabelRegion: "south"}},
 		Spec: agonesv1.GameServerSpec{
 			Container: container,
-			Ports: []agonesv1.GameServerPort{{Name: "players", PortPolicy: agonesv1.Dynamic, Container: &container, ContainerPort: 7000, Protocol: corev1.ProtocolTCP}},
-			Health:   agonesv1.Health{PeriodSeconds: 5, FailureThreshold: 3, InitialDelaySeconds: 10},
-			Counters: map[string]agonesv1.CounterStatus{"players": {Count: 0, Capacity: 20000}, "rooms": {Count: 0, Capacity: 50}},
-			Eviction: &agonesv1.Eviction{Safe: agonesv1.EvictionSafeOnUpgrade},
-			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: container, Image: "gamehall:dev"}}}},
+			Ports:     []agonesv1.GameServerPort{{Name: "players", PortPolicy: agonesv1.Dynamic, Container: &container, ContainerPort: 7000, Protocol: corev1.ProtocolTCP}},
+			Health:    agonesv1.Health{PeriodSeconds: 5, FailureThreshold: 3, InitialDelaySeconds: 10},
+			Counters:  map[string]agonesv1.CounterStatus{"players": {Count: 0, Capacity: 20000}, "rooms": {Count: 0, Capacity: 50}},
+			Eviction:  &agonesv1.Eviction{Safe: agonesv1.EvictionSafeOnUpgrade},
+			Template:  corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: container, Image: "gamehall:dev"}}}},
 		},
 	}
 	if err := env.Client.Create(ctx(t), gs); err != nil {
