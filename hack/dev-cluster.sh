@@ -34,7 +34,7 @@ up() {
     --token-auth-file "$dir/tokens.csv" --authorization-mode RBAC \
     --service-account-key-file "$dir/sa.key" --service-account-signing-key-file "$dir/sa.key" \
     --service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.0.0/16 \
-    --disable-admission-plugins ServiceAccount >"$dir/kube-apiserver.log" 2>&1 &
+    --endpoint-reconciler-type none --disable-admission-plugins ServiceAccount >"$dir/kube-apiserver.log" 2>&1 &
   echo $! > "$dir/kube-apiserver.pid"
 
   cat >"$KUBECONFIG" <<KC
