@@ -404,3 +404,22 @@ func TestReplacementBackoff(t *testing.T) {
 		t.Errorf("no cap given: %s, want 0", got)
 	}
 }
+
+// BenchmarkDecide1000 is one policy evaluation of a 1,000-shard Region, as the
+// operator makes on every Region reconcile.
+func BenchmarkDecide1000(b *testing.B) {
+	p := pol()
+	p.MaxShards = 1000
+	shards := make([]Shard, 1000)
+	for i := range shards {
+		shards[i] = serving(int32(i), int64(8000+i%5000))
+	}
+	shards[7].Draining = true
+	in := Input{Policy: p, Shards: shards, Now: t0, BelowSince: t0}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decide(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

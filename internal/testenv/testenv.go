@@ -81,6 +81,11 @@ func Assets(root string) (string, error) {
 			return "", fmt.Errorf("test control plane binary %s is missing in %s: run 'make envtest' (builds etcd, kube-apiserver and kubectl %s from source, once) or set KUBEBUILDER_ASSETS", b, dir, K8sVersion)
 		}
 	}
+	// envtest prefers the variable over BinaryAssetsDirectory, even when it is
+	// set but empty: make them agree.
+	if err := os.Setenv("KUBEBUILDER_ASSETS", dir); err != nil {
+		return "", err
+	}
 	return dir, nil
 }
 

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/gamehall/gamehall/controllers"
+)
+
+func init() {
+	register(command{name: "operator", short: "run the Kubernetes operator (Regions, RoomShards as Agones GameServers, Halls)", run: runOperator})
+}
+
+func runOperator(args []string) int {
+	def := controllers.DefaultConfig()
+	fs := flag.NewFlagSet("gamehall operator", flag.ContinueOnError)
+	metricsAddr := fs.String("metrics-bind-address", "0", "address of the Prometheus /metrics endpoint (plain HTTP), e.g. :8443; 0 turns it off")
+	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so only one of several operator replicas acts")
+	namespace := fs.String("namespace", "", "watch only this namespace (default: all)")
+	gsImage := fs.String("gameserver-image", def.GameServerImage, "image of shards whose Region has no pod template")
+	hallImage := fs.String("hall-image", def.HallImage, "image of halls whose spec names none")
+	backoffBase := fs.Duration("replace-backoff", def.ReplaceBackoffBase, "wait before replacing a failed GameServer the first time; doubles per restart")
+	backoffMax := fs.Duration("replace-backoff-max", def.ReplaceBackoffMax, "longest wait before replacing a failed GameServer")
+	config.RegisterFlags(fs) // --kubeconfig
+	verbose := fs.Bool("v", false, "log debug messages (each scaling step)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	// logr's V(1) maps to slog's Debug.
+	ctrl.SetLogger(logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	log := ctrl.Log.WithName("operator")
+
+	cfg := def
+	cfg.GameServerImage, cfg.HallImage = *gsImage, *hallImage
+	cfg.ReplaceBackoffBase, cfg.ReplaceBackoffMax = *backoffBase, *backoffMax
+
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gamehall operator: no Kubernetes API to talk to: %v (pass --kubeconfig, or run in a pod)\n", err)
+		return 1
+	}
+	scheme, err := controllers.NewScheme()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gamehall operator:", err)
+		return 1
+	}
+	opts := ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress:  *probeAddr,
+		LeaderElection:          *leaderElect,
+		LeaderElectionID:        "operator.gamehall.dev",
+		LeaderElectionNamespace: *namespace,
+	}
+	if *namespace != "" {
+		opts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{*namespace: {}}}
+	}
+	mgr, err := ctrl.NewManager(restCfg, opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gamehall operator: %v\n", err)
+		return 1
+	}
+	ctx := ctrl.SetupSignalHandler()
+	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := controllers.Setup(setupCtx, mgr, cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "gamehall operator: %v\n", err)
+		return 1
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		fmt.Fprintln(os.Stderr, "gamehall operator:", err)
+		return 1
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		fmt.Fprintln(os.Stderr, "gamehall operator:", err)
+		return 1
+	}
+	log.Info("starting", "namespace", *namespace, "leaderElect", *leaderElect, "metrics", *metricsAddr, "probes", *probeAddr)
+	if err := mgr.Start(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "gamehall operator: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,394 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
+)
+
+// Hall server port and mounts (the `gamehall hall` flags below use them). One
+// port serves login, the hall, health and metrics.
+const (
+	HallClientPortName = "client"
+	HallClientPort     = 8080
+	HallSigningKeysDir = "/etc/gamehall/signing-keys"
+	HallAccountsDir    = "/etc/gamehall/accounts"
+)
+
+// annotationSpecHash on a child records the hash of the spec the operator
+// wrote, so a Hall reconcile (triggered often, by every Region status change)
+// writes a child only when what it wants changed, not on server defaults.
+const annotationSpecHash = "gamehall.dev/spec-hash"
+
+// HallReconciler runs a Hall as a Deployment, Service, ServiceAccount, Role and RoleBinding.
+type HallReconciler struct {
+	client.Client
+	// APIReader reads the signing-key Secret without caching every Secret.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Config    Config
+}
+
+// +kubebuilder:rbac:groups=gamehall.dev,resources=halls,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gamehall.dev,resources=halls/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gamehall.dev,resources=regions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=services;serviceaccounts,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile makes the Hall's children match its spec and reports their state.
+func (r *HallReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	defer observe("hall", time.Now())
+	var hall gamehallv1.Hall
+	if err := r.Get(ctx, req.NamespacedName, &hall); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !hall.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // children are owned: the garbage collector removes them
+	}
+	before := hall.DeepCopy()
+	res, err := r.reconcileNormal(ctx, &hall)
+	hall.Status.ObservedGeneration = hall.Generation
+	if perr := patchStatus(ctx, r.Client, before, &hall, func(h *gamehallv1.Hall) any { return h.Status }); perr != nil {
+		err = errors.Join(err, fmt.Errorf("status: %w", perr))
+	}
+	return res, err
+}
+
+// HallChildName names all of a Hall's children.
+func HallChildName(hall string) string { return hall + "-hall" }
+
+func hallLabels(h *gamehallv1.Hall) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":      "gamehall",
+		"app.kubernetes.io/component": "hall",
+		gamehallv1.LabelHall:          h.Name,
+	}
+}
+
+func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.Hall) (ctrl.Result, error) {
+	st := &hall.Status
+	name := HallChildName(hall.Name)
+	sel := labels.Everything()
+	if hall.Spec.RegionSelector != nil {
+		s, err := metav1.LabelSelectorAsSelector(hall.Spec.RegionSelector)
+		if err != nil {
+			setHallReady(hall, metav1.ConditionFalse, gamehallv1.ReasonDeploymentUnavailable, fmt.Sprintf("regionSelector: %v", err))
+			return ctrl.Result{}, nil
+		}
+		sel = s
+	}
+
+	// The signing key must exist before hall pods can start.
+	var secret corev1.Secret
+	keyErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: hall.Namespace, Name: hall.Spec.Login.SigningKeySecretName}, &secret)
+	if keyErr != nil && !apierrors.IsNotFound(keyErr) {
+		return ctrl.Result{}, fmt.Errorf("read signing-key Secret: %w", keyErr)
+	}
+
+	children := []client.Object{
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: hall.Namespace}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: hall.Namespace},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{gamehallv1.GroupVersion.Group}, Resources: []string{"regions", "roomshards"}, Verbs: []string{"get", "list", "watch"}}}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: hall.Namespace},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: hall.Namespace}}},
+		r.service(hall, name),
+		r.deployment(hall, name, sel),
+	}
+	var deploy *appsv1.Deployment
+	var svc *corev1.Service
+	for _, want := range children {
+		got, err := r.apply(ctx, hall, want)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		switch o := got.(type) {
+		case *appsv1.Deployment:
+			deploy = o
+		case *corev1.Service:
+			svc = o
+		}
+	}
+
+	// Status from what was observed.
+	st.Replicas, st.ReadyReplicas = deploy.Status.Replicas, deploy.Status.ReadyReplicas
+	var regions gamehallv1.RegionList
+	if err := r.List(ctx, &regions, client.InNamespace(hall.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list Regions: %w", err)
+	}
+	st.Regions, st.Shards, st.Players = int32(len(regions.Items)), 0, 0
+	for _, rg := range regions.Items {
+		st.Shards += rg.Status.ReadyShards
+		st.Players += rg.Status.Players
+	}
+	st.Endpoint = serviceEndpoint(svc)
+
+	available := false
+	for _, c := range deploy.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+			available = true
+		}
+	}
+	switch {
+	case apierrors.IsNotFound(keyErr):
+		prev := meta.FindStatusCondition(st.Conditions, gamehallv1.ConditionReady)
+		if prev == nil || prev.Reason != gamehallv1.ReasonSigningKeyMissing {
+			event(r.Recorder, hall, true, EventHallSigningKeyMissing, "Reconcile", "Secret %q with the ticket signing keys does not exist: hall pods cannot start", hall.Spec.Login.SigningKeySecretName)
+		}
+		setHallReady(hall, metav1.ConditionFalse, gamehallv1.ReasonSigningKeyMissing, fmt.Sprintf("Secret %q (login.signingKeySecretName) does not exist; create it, e.g. kubectl create secret generic %s --from-literal=k1=$(head -c 32 /dev/urandom | base64)", hall.Spec.Login.SigningKeySecretName, hall.Spec.Login.SigningKeySecretName))
+	case available && deploy.Status.ReadyReplicas >= hall.Spec.Replicas:
+		setHallReady(hall, metav1.ConditionTrue, gamehallv1.ReasonDeploymentAvailable, fmt.Sprintf("%d of %d hall replicas ready", deploy.Status.ReadyReplicas, hall.Spec.Replicas))
+	case available:
+		setHallReady(hall, metav1.ConditionFalse, gamehallv1.ReasonDeploymentProgressing, fmt.Sprintf("%d of %d hall replicas ready", deploy.Status.ReadyReplicas, hall.Spec.Replicas))
+	default:
+		setHallReady(hall, metav1.ConditionFalse, gamehallv1.ReasonDeploymentUnavailable, fmt.Sprintf("Deployment %s is not available: %d of %d replicas ready", deploy.Name, deploy.Status.ReadyReplicas, hall.Spec.Replicas))
+	}
+	if apierrors.IsNotFound(keyErr) {
+		// Secrets are not watched (that would cache every Secret): look again.
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+func setHallReady(h *gamehallv1.Hall, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&h.Status.Conditions, metav1.Condition{
+		Type: gamehallv1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: h.Generation,
+	})
+}
+
+func serviceEndpoint(svc *corev1.Service) string {
+	if svc == nil || len(svc.Spec.Ports) == 0 {
+		return ""
+	}
+	port := strconv.Itoa(int(svc.Spec.Ports[0].Port))
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if in.Hostname != "" {
+			return net.JoinHostPort(in.Hostname, port)
+		}
+		if in.IP != "" {
+			return net.JoinHostPort(in.IP, port)
+		}
+	}
+	if svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != corev1.ClusterIPNone {
+		return net.JoinHostPort(svc.Spec.ClusterIP, port)
+	}
+	return net.JoinHostPort(svc.Name+"."+svc.Namespace+".svc", port)
+}
+
+// apply creates want, or updates the existing child when the hash of what the
+// operator wants changed (or it lost its owner). It returns the child as stored.
+func (r *HallReconciler) apply(ctx context.Context, hall *gamehallv1.Hall, want client.Object) (client.Object, error) {
+	kind := fmt.Sprintf("%T", want)
+	want.SetLabels(hallLabels(hall))
+	if err := controllerutil.SetControllerReference(hall, want, r.Scheme()); err != nil {
+		return nil, err
+	}
+	hash, err := specHash(want)
+	if err != nil {
+		return nil, err
+	}
+	want.SetAnnotations(map[string]string{annotationSpecHash: hash})
+
+	got := want.DeepCopyObject().(client.Object)
+	err = r.Get(ctx, client.ObjectKeyFromObject(want), got)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.Create(ctx, want, FieldOwner); err != nil {
+			return nil, fmt.Errorf("create %s %s: %w", kind, want.GetName(), err)
+		}
+		event(r.Recorder, hall, false, EventHallChildrenUpdated, "Create", "created %s %s", kind[1:], want.GetName())
+		return want, nil
+	case err != nil:
+		return nil, err
+	}
+	if got.GetAnnotations()[annotationSpecHash] == hash && metav1.IsControlledBy(got, hall) {
+		return got, nil
+	}
+	// Carry over what the API server owns, replace what the operator owns.
+	want.SetResourceVersion(got.GetResourceVersion())
+	if s, ok := want.(*corev1.Service); ok {
+		old := got.(*corev1.Service)
+		s.Spec.ClusterIP, s.Spec.ClusterIPs = old.Spec.ClusterIP, old.Spec.ClusterIPs
+		s.Status = old.Status
+	}
+	if d, ok := want.(*appsv1.Deployment); ok {
+		d.Status = got.(*appsv1.Deployment).Status
+	}
+	if err := r.Update(ctx, want, FieldOwner); err != nil {
+		return nil, fmt.Errorf("update %s %s: %w", kind, want.GetName(), err)
+	}
+	event(r.Recorder, hall, false, EventHallChildrenUpdated, "Update", "updated %s %s", kind[1:], want.GetName())
+	return want, nil
+}
+
+func specHash(o client.Object) (string, error) {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8]), nil
+}
+
+func (r *HallReconciler) service(hall *gamehallv1.Hall, name string) *corev1.Service {
+	typ := hall.Spec.Service.Type
+	if typ == "" {
+		typ = corev1.ServiceTypeClusterIP
+	}
+	port := hall.Spec.Service.Port
+	if port == 0 {
+		port = HallClientPort
+	}
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: hall.Namespace},
+		Spec: corev1.ServiceSpec{
+			Type:     typ,
+			Selector: hallLabels(hall),
+			Ports: []corev1.ServicePort{{
+				Name: HallClientPortName, Port: port, Protocol: corev1.ProtocolTCP,
+				TargetPort: intstr.FromString(HallClientPortName),
+			}},
+		},
+	}
+}
+
+// HallArgs are the `gamehall hall` arguments for a Hall spec.
+func HallArgs(hall *gamehallv1.Hall, sel labels.Selector) []string {
+	max := hall.Spec.MaxClientsPerReplica
+	if max == 0 {
+		max = 10000
+	}
+	args := []string{"hall",
+		"--listen=:" + strconv.Itoa(HallClientPort),
+		"--namespace=" + hall.Namespace,
+		// Kubernetes expands $(VAR) from the container's env: each replica
+		// names itself and tells peers where clients reach it.
+		"--name=$(POD_NAME)",
+		"--advertise-url=http://$(POD_IP):" + strconv.Itoa(HallClientPort),
+		"--region-selector=" + sel.String(),
+		"--max-clients=" + strconv.Itoa(int(max)),
+		"--signing-keys=" + HallSigningKeysDir,
+	}
+	if hall.Spec.Login.AccountsSecretName != "" {
+		args = append(args, "--accounts="+HallAccountsDir+"/accounts")
+	}
+	if hall.Spec.Login.Guest {
+		args = append(args, "--guest")
+	}
+	if ttl := hall.Spec.Login.TicketTTLDuration(); ttl > 0 {
+		args = append(args, "--ticket-ttl="+ttl.String())
+	}
+	if hall.Spec.Presence.RedisAddress != "" {
+		args = append(args, "--redis="+hall.Spec.Presence.RedisAddress)
+	}
+	return args
+}
+
+func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labels.Selector) *appsv1.Deployment {
+	image := hall.Spec.Image
+	if image == "" {
+		image = r.Config.HallImage
+	}
+	lbl := hallLabels(hall)
+	replicas := hall.Spec.Replicas
+	optional := false
+	volumes := []corev1.Volume{{Name: "signing-keys", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: hall.Spec.Login.SigningKeySecretName, Optional: &optional}}}}
+	mounts := []corev1.VolumeMount{{Name: "signing-keys", MountPath: HallSigningKeysDir, ReadOnly: true}}
+	if hall.Spec.Login.AccountsSecretName != "" {
+		volumes = append(volumes, corev1.Volume{Name: "accounts", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: hall.Spec.Login.AccountsSecretName, Optional: &optional}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "accounts", MountPath: HallAccountsDir, ReadOnly: true})
+	}
+	probe := func(path string, period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString(HallClientPortName)}},
+			PeriodSeconds: period, FailureThreshold: 3, TimeoutSeconds: 2,
+		}
+	}
+	noEscalation := false
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: hall.Namespace},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: lbl},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: lbl},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: name,
+					Containers: []corev1.Container{{
+						Name:  "hall",
+						Image: image,
+						Args:  HallArgs(hall, sel),
+						Env: []corev1.EnvVar{
+							{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+							{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+						},
+						Ports: []corev1.ContainerPort{
+							{Name: HallClientPortName, ContainerPort: HallClientPort, Protocol: corev1.ProtocolTCP},
+						},
+						LivenessProbe:   probe("/healthz", 10),
+						ReadinessProbe:  probe("/readyz", 5),
+						Resources:       hall.Spec.Resources,
+						VolumeMounts:    mounts,
+						SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &noEscalation, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+					}},
+					Volumes: volumes,
+				},
+			},
+		},
+	}
+}
+
+// SetupWithManager watches Halls, their children, and Regions (whose totals
+// the Hall status sums).
+func (r *HallReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&gamehallv1.Hall{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Watches(&gamehallv1.Region{}, handler.EnqueueRequestsFromMapFunc(r.hallsOfNamespace)).
+		Named("hall").
+		Complete(r)
+}
+
+func (r *HallReconciler) hallsOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var list gamehallv1.HallList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, h := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&h)})
+	}
+	return reqs
+}

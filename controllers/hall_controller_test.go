@@ -1,0 +1,126 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
+)
+
+func hall(ns string) *gamehallv1.Hall {
+	return &gamehallv1.Hall{
+		ObjectMeta: metav1.ObjectMeta{Name: "main", Namespace: ns},
+		Spec: gamehallv1.HallSpec{
+			RegionSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"gamehall.dev/game": "doudizhu"}},
+			Replicas:             2,
+			MaxClientsPerReplica: 500,
+			Login:                gamehallv1.LoginSpec{SigningKeySecretName: "keys", Guest: true, TicketTTL: &metav1.Duration{Duration: time.Hour}},
+			Presence:             gamehallv1.PresenceSpec{RedisAddress: "redis:6379"},
+			Service:              gamehallv1.HallServiceSpec{Type: corev1.ServiceTypeClusterIP, Port: 9000},
+		},
+	}
+}
+
+// The Hall's children are created and owned, its status follows the
+// Deployment, the listed Regions and the Service; a missing signing key is
+// reported as a condition and a Warning event.
+func TestHallChildrenAndStatus(t *testing.T) {
+	ctx, ns, g := setup(t)
+	agones(ctx, t, ns)
+	h := hall(ns)
+	g.Expect(env.Client.Create(ctx, h)).To(Succeed())
+
+	// No Secret yet.
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
+		c := condition(h.Status.Conditions, gamehallv1.ConditionReady)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonSigningKeyMissing))
+		g.Expect(c.Message).To(ContainSubstring(`Secret "keys"`))
+	}).Should(Succeed())
+	g.Eventually(func() []string { return eventNotes(ctx, g, ns, "main", EventHallSigningKeyMissing) }).Should(HaveLen(1))
+
+	name := HallChildName("main")
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	children := []client.Object{&corev1.ServiceAccount{}, &rbacv1.Role{}, &rbacv1.RoleBinding{}, &corev1.Service{}, &appsv1.Deployment{}}
+	for _, o := range children {
+		g.Eventually(func(g Gomega) {
+			g.Expect(env.Client.Get(ctx, key, o)).To(Succeed())
+			g.Expect(metav1.IsControlledBy(o, h)).To(BeTrue(), "%T %s is not controlled by the Hall", o, name)
+			g.Expect(o.GetLabels()).To(HaveKeyWithValue(gamehallv1.LabelHall, "main"))
+		}).Should(Succeed())
+	}
+	var d appsv1.Deployment
+	g.Expect(env.Client.Get(ctx, key, &d)).To(Succeed())
+	g.Expect(*d.Spec.Replicas).To(Equal(int32(2)))
+	pod := d.Spec.Template.Spec
+	g.Expect(pod.ServiceAccountName).To(Equal(name))
+	c := pod.Containers[0]
+	g.Expect(c.Args).To(Equal([]string{"hall", "--listen=:8080", "--namespace=" + ns, "--name=$(POD_NAME)", "--advertise-url=http://$(POD_IP):8080",
+		"--region-selector=gamehall.dev/game=doudizhu", "--max-clients=500", "--signing-keys=/etc/gamehall/signing-keys",
+		"--guest", "--ticket-ttl=1h0m0s", "--redis=redis:6379"}))
+	g.Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
+	g.Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
+	g.Expect(pod.Volumes[0].Secret.SecretName).To(Equal("keys"))
+	g.Expect(c.VolumeMounts[0].MountPath).To(Equal(HallSigningKeysDir))
+	var role rbacv1.Role
+	g.Expect(env.Client.Get(ctx, key, &role)).To(Succeed())
+	g.Expect(role.Rules).To(ConsistOf(rbacv1.PolicyRule{APIGroups: []string{"gamehall.dev"}, Resources: []string{"regions", "roomshards"}, Verbs: []string{"get", "list", "watch"}}))
+	var svc corev1.Service
+	g.Expect(env.Client.Get(ctx, key, &svc)).To(Succeed())
+	g.Expect(svc.Spec.Ports[0].Port).To(Equal(int32(9000)))
+	g.Expect(svc.Spec.Ports[0].TargetPort.StrVal).To(Equal(HallClientPortName))
+
+	// The key arrives, the Deployment becomes available (we play its
+	// controller), a listed Region reports players.
+	g.Expect(env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "keys", Namespace: ns}, Data: map[string][]byte{"k1": []byte("secret")}})).To(Succeed())
+	g.Expect(env.Client.Create(ctx, region(ns, "listed", 1, 2, time.Minute))).To(Succeed())
+	unlisted := region(ns, "unlisted", 1, 2, time.Minute)
+	unlisted.Labels = nil
+	g.Expect(env.Client.Create(ctx, unlisted)).To(Succeed())
+	setPlayers(ctx, g, ns, ShardName("listed", 0), 7)
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, key, &d)).To(Succeed())
+		d.Status = appsv1.DeploymentStatus{Replicas: 2, ReadyReplicas: 2, AvailableReplicas: 2, UpdatedReplicas: 2, ObservedGeneration: d.Generation,
+			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"}}}
+		g.Expect(env.Client.Status().Update(ctx, &d)).To(Succeed())
+	}).Should(Succeed())
+
+	// Secrets are not watched: the next look (≤ 30 s) sees the key, or any
+	// Region change does, as here.
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
+		g.Expect(h.Status.ReadyReplicas).To(Equal(int32(2)))
+		g.Expect(h.Status.Regions).To(Equal(int32(1)))
+		g.Expect(h.Status.Shards).To(Equal(int32(1)))
+		g.Expect(h.Status.Players).To(Equal(int64(7)))
+		g.Expect(h.Status.Endpoint).To(Equal(svc.Spec.ClusterIP + ":9000"))
+		c := condition(h.Status.Conditions, gamehallv1.ConditionReady)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonDeploymentAvailable))
+	}, 40*time.Second).Should(Succeed())
+
+	// A spec change reaches the Deployment.
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
+	h.Spec.Replicas = 3
+	g.Expect(env.Client.Update(ctx, h)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, key, &d)).To(Succeed())
+		g.Expect(*d.Spec.Replicas).To(Equal(int32(3)))
+	}).Should(Succeed())
+	g.Expect(env.Client.Get(ctx, key, &svc)).To(Succeed())
+	rv := svc.ResourceVersion
+	// Unchanged children are not rewritten on every reconcile.
+	g.Consistently(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, key, &svc)).To(Succeed())
+		g.Expect(svc.ResourceVersion).To(Equal(rv))
+	}).Should(Succeed())
+}

@@ -1,0 +1,508 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	agonesv1 "github.com/gamehall/gamehall/api/agones/v1"
+	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
+	"github.com/gamehall/gamehall/scaling"
+)
+
+// shardFinalizer makes a RoomShard outlive its GameServer: the hall keeps
+// seeing the shard until its process is gone, and no GameServer is orphaned
+// where no garbage collector runs.
+const shardFinalizer = "gamehall.dev/gameserver"
+
+// annotationReplacement numbers a shard's GameServers (0 the first, +1 per
+// replacement), which also names them: <shard>-gs<N>. Deterministic names
+// make a create retried from a stale cache fail with AlreadyExists instead of
+// starting a second process for the same rooms.
+const annotationReplacement = "gamehall.dev/replacement"
+
+// State shown when the shard has no GameServer.
+const (
+	statePending = "Pending"
+	stateDrained = "Drained"
+)
+
+// RoomShardReconciler runs one Agones GameServer per RoomShard and mirrors it.
+type RoomShardReconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Config   Config
+	Now      func() time.Time // nil: time.Now
+}
+
+// +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards/finalizers,verbs=update
+// +kubebuilder:rbac:groups=gamehall.dev,resources=regions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=agones.dev,resources=gameservers,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+func (r *RoomShardReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Reconcile brings one RoomShard's GameServer in line with its spec.
+func (r *RoomShardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	defer observe("roomshard", time.Now())
+	var shard gamehallv1.RoomShard
+	if err := r.Get(ctx, req.NamespacedName, &shard); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !shard.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, &shard)
+	}
+	if !controllerutil.ContainsFinalizer(&shard, shardFinalizer) {
+		patch := client.MergeFromWithOptions(shard.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(&shard, shardFinalizer)
+		if err := r.Patch(ctx, &shard, patch, FieldOwner); err != nil {
+			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
+		}
+	}
+	before := shard.DeepCopy()
+	res, err := r.reconcileNormal(ctx, &shard)
+	shard.Status.ObservedGeneration = shard.Generation
+	if perr := patchStatus(ctx, r.Client, before, &shard, func(s *gamehallv1.RoomShard) any { return s.Status }); perr != nil {
+		err = errors.Join(err, fmt.Errorf("status: %w", perr))
+	}
+	return res, err
+}
+
+func (r *RoomShardReconciler) reconcileDelete(ctx context.Context, shard *gamehallv1.RoomShard) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(shard, shardFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	gss, err := r.gameServers(ctx, shard)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	for i := range gss {
+		if gss[i].DeletionTimestamp.IsZero() {
+			if err := r.Delete(ctx, &gss[i]); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, fmt.Errorf("delete GameServer %s: %w", gss[i].Name, err)
+			}
+		}
+	}
+	if len(gss) > 0 {
+		return ctrl.Result{}, nil // the GameServers' deletion events bring us back
+	}
+	patch := client.MergeFromWithOptions(shard.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(shard, shardFinalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, shard, patch, FieldOwner))
+}
+
+// gameServers lists the GameServers the shard controls, newest first.
+func (r *RoomShardReconciler) gameServers(ctx context.Context, shard *gamehallv1.RoomShard) ([]agonesv1.GameServer, error) {
+	var list agonesv1.GameServerList
+	if err := r.List(ctx, &list, client.InNamespace(shard.Namespace), client.MatchingFields{IndexGameServerShard: shard.Name}); err != nil {
+		return nil, fmt.Errorf("list GameServers: %w", err)
+	}
+	items := list.Items[:0]
+	for _, gs := range list.Items {
+		if metav1.IsControlledBy(&gs, shard) {
+			items = append(items, gs)
+		}
+	}
+	for i := 1; i < len(items); i++ { // few items: insertion sort by replacement number, newest first
+		for j := i; j > 0 && replacementOf(&items[j]) > replacementOf(&items[j-1]); j-- {
+			items[j], items[j-1] = items[j-1], items[j]
+		}
+	}
+	return items, nil
+}
+
+func replacementOf(gs *agonesv1.GameServer) int32 {
+	n, err := strconv.ParseInt(gs.Annotations[annotationReplacement], 10, 32)
+	if err != nil {
+		return -1
+	}
+	return int32(n)
+}
+
+func failed(s agonesv1.GameServerState) bool {
+	return s == agonesv1.GameServerStateUnhealthy || s == agonesv1.GameServerStateError || s == agonesv1.GameServerStateShutdown
+}
+
+func serving(s agonesv1.GameServerState) bool {
+	return s == agonesv1.GameServerStateReady || s == agonesv1.GameServerStateAllocated || s == agonesv1.GameServerStateReserved
+}
+
+func (r *RoomShardReconciler) reconcileNormal(ctx context.Context, shard *gamehallv1.RoomShard) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	st := &shard.Status
+	st.Capacity = shard.Capacity()
+	st.Rooms = fmt.Sprintf("%d-%d", shard.Spec.FirstRoom, shard.LastRoom())
+	setDrainingCondition(shard)
+
+	gss, err := r.gameServers(ctx, shard)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var current *agonesv1.GameServer
+	if len(gss) > 0 {
+		current = &gss[0]
+		st.Restarts = max(st.Restarts, replacementOf(current))
+	}
+	// Older GameServers left by a replacement that was cut short.
+	for i := 1; i < len(gss); i++ {
+		if gss[i].DeletionTimestamp.IsZero() {
+			if err := r.Delete(ctx, &gss[i]); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, fmt.Errorf("delete old GameServer %s: %w", gss[i].Name, err)
+			}
+		}
+	}
+
+	switch {
+	case current == nil && shard.Spec.Draining:
+		// Drained (or never started): nothing runs and nothing should.
+		r.clearMirror(shard, stateDrained)
+		setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonDrained, "the shard drained and its GameServer is gone")
+		return ctrl.Result{}, nil
+
+	case current == nil:
+		n := st.Restarts
+		if st.GameServer != "" {
+			// It existed and vanished without us: count it as a failure.
+			n++
+			event(r.Recorder, shard, true, EventGameServerFailed, "Replace", "GameServer %s disappeared; creating a new one", st.GameServer)
+		}
+		return r.create(ctx, shard, n)
+
+	case !current.DeletionTimestamp.IsZero():
+		r.mirror(shard, current)
+		st.State = "Terminating"
+		setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonGameServerPending, fmt.Sprintf("GameServer %s is being deleted", current.Name))
+		return ctrl.Result{}, nil
+
+	case failed(current.Status.State) && !shard.Spec.Draining:
+		r.mirror(shard, current)
+		return r.replace(ctx, shard, current)
+	}
+
+	// Running (or starting): pass the drain flag down and mirror the status.
+	if err := r.syncDrainLabel(ctx, shard, current); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.mirror(shard, current)
+	if shard.Spec.Draining && (st.Players == 0 || failed(current.Status.State)) {
+		if err := r.Delete(ctx, current); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("delete drained GameServer %s: %w", current.Name, err)
+		}
+		log.Info("drained shard is empty: GameServer deleted", "gameServer", current.Name)
+		event(r.Recorder, shard, false, EventGameServerDrained, "Delete", "shard drained and empty: deleted GameServer %s", current.Name)
+		st.State = "Terminating"
+		setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonDrained, "the shard drained: its GameServer is being deleted")
+		return ctrl.Result{}, nil
+	}
+	if serving(current.Status.State) && st.Address != "" {
+		setReady(shard, metav1.ConditionTrue, gamehallv1.ReasonGameServerReady, fmt.Sprintf("GameServer %s is %s at %s:%d", current.Name, current.Status.State, st.Address, st.Port))
+	} else {
+		setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonGameServerPending, fmt.Sprintf("GameServer %s is %s", current.Name, st.State))
+	}
+	return ctrl.Result{}, nil
+}
+
+// replace deletes a failed GameServer and starts the next one, once the
+// backoff for this shard's restart count has passed since the failure was
+// first seen (the Ready condition's transition time remembers it).
+func (r *RoomShardReconciler) replace(ctx context.Context, shard *gamehallv1.RoomShard, current *agonesv1.GameServer) (ctrl.Result, error) {
+	st := &shard.Status
+	failures := st.Restarts + 1
+	wait := scaling.ReplacementBackoff(failures, r.Config.ReplaceBackoffBase, r.Config.ReplaceBackoffMax)
+	msg := fmt.Sprintf("GameServer %s is %s; replacement %d after a %s backoff", current.Name, current.Status.State, failures, wait)
+	prev := meta.FindStatusCondition(st.Conditions, gamehallv1.ConditionReady)
+	if prev == nil || prev.Reason != gamehallv1.ReasonGameServerFailed {
+		event(r.Recorder, shard, true, EventGameServerFailed, "Replace", "GameServer %s is %s; replacing it in %s", current.Name, current.Status.State, wait)
+		// The condition's transition time marks when the failure was seen.
+		meta.RemoveStatusCondition(&st.Conditions, gamehallv1.ConditionReady)
+	}
+	setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonGameServerFailed, msg)
+	since := meta.FindStatusCondition(st.Conditions, gamehallv1.ConditionReady).LastTransitionTime.Time
+	if left := since.Add(wait).Sub(r.now()); left > 0 {
+		return ctrl.Result{RequeueAfter: left}, nil
+	}
+	if err := r.Delete(ctx, current); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, fmt.Errorf("delete failed GameServer %s: %w", current.Name, err)
+	}
+	metricReplacements.Inc()
+	event(r.Recorder, shard, true, EventGameServerReplaced, "Replace", "replaced %s GameServer %s (restart %d)", current.Status.State, current.Name, failures)
+	return r.create(ctx, shard, failures)
+}
+
+func (r *RoomShardReconciler) create(ctx context.Context, shard *gamehallv1.RoomShard, n int32) (ctrl.Result, error) {
+	st := &shard.Status
+	var region gamehallv1.Region
+	if err := r.Get(ctx, types.NamespacedName{Namespace: shard.Namespace, Name: shard.Spec.Region}, &region); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		// An orphan shard still runs its rooms, with the default template.
+		region = gamehallv1.Region{}
+	}
+	gs, err := GameServerFor(shard, &region, n, r.Config.GameServerImage)
+	if err == nil {
+		err = controllerutil.SetControllerReference(shard, gs, r.Scheme())
+	}
+	if err == nil {
+		err = r.Create(ctx, gs, FieldOwner)
+	}
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		// A stale cache hid it; the watch brings the real state shortly.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	case apierrors.IsInvalid(err) || (err != nil && errors.Is(err, errTemplate)):
+		event(r.Recorder, shard, true, EventInvalidPodTemplate, "Create", "cannot create the GameServer: %v", err)
+		r.clearMirror(shard, statePending)
+		setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonInvalidPodTemplate, err.Error())
+		return ctrl.Result{}, nil // a Region change brings us back
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("create GameServer %s: %w", gs.Name, err)
+	}
+	event(r.Recorder, shard, false, EventGameServerCreated, "Create", "created GameServer %s", gs.Name)
+	st.Restarts = n
+	r.clearMirror(shard, statePending)
+	st.GameServer = gs.Name
+	setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonGameServerPending, fmt.Sprintf("GameServer %s created", gs.Name))
+	return ctrl.Result{}, nil
+}
+
+func (r *RoomShardReconciler) syncDrainLabel(ctx context.Context, shard *gamehallv1.RoomShard, gs *agonesv1.GameServer) error {
+	has := gs.Labels[gamehallv1.LabelDraining] == "true"
+	if has == shard.Spec.Draining {
+		return nil
+	}
+	patch := client.MergeFrom(gs.DeepCopy())
+	if shard.Spec.Draining {
+		if gs.Labels == nil {
+			gs.Labels = map[string]string{}
+		}
+		gs.Labels[gamehallv1.LabelDraining] = "true"
+	} else {
+		delete(gs.Labels, gamehallv1.LabelDraining)
+	}
+	if err := r.Patch(ctx, gs, patch, FieldOwner); err != nil {
+		return fmt.Errorf("set drain label on GameServer %s: %w", gs.Name, err)
+	}
+	return nil
+}
+
+func (r *RoomShardReconciler) mirror(shard *gamehallv1.RoomShard, gs *agonesv1.GameServer) {
+	st := &shard.Status
+	st.GameServer = gs.Name
+	st.State = string(gs.Status.State)
+	if st.State == "" {
+		st.State = statePending
+	}
+	st.Address = gs.Status.Address
+	st.Port = 0
+	for _, p := range gs.Status.Ports {
+		if p.Name == PlayersPortName {
+			st.Port = p.Port
+		}
+	}
+	st.InternalAddress, st.InternalPort = "", 0
+	for _, a := range gs.Status.Addresses {
+		if a.Type == "PodIP" {
+			st.InternalAddress, st.InternalPort = a.Address, InternalPort
+		}
+	}
+	players := gs.Status.Counters[CounterPlayers].Count
+	if players != st.Players || st.LastReportTime == nil {
+		if _, reported := gs.Status.Counters[CounterPlayers]; reported {
+			t := metav1.NewTime(r.now())
+			st.LastReportTime = &t
+		}
+	}
+	st.Players = players
+}
+
+func (r *RoomShardReconciler) clearMirror(shard *gamehallv1.RoomShard, state string) {
+	st := &shard.Status
+	st.State, st.Address, st.Port, st.InternalAddress, st.InternalPort, st.Players = state, "", 0, "", 0, 0
+}
+
+func setReady(shard *gamehallv1.RoomShard, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&shard.Status.Conditions, metav1.Condition{
+		Type: gamehallv1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: shard.Generation,
+	})
+}
+
+func setDrainingCondition(shard *gamehallv1.RoomShard) {
+	c := metav1.Condition{Type: gamehallv1.ConditionDraining, Status: metav1.ConditionFalse, Reason: gamehallv1.ReasonNotDraining,
+		Message: "the shard takes new players", ObservedGeneration: shard.Generation}
+	if shard.Spec.Draining {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, gamehallv1.ReasonDrainRequested, "the shard takes no new players and is deleted once empty"
+	}
+	meta.SetStatusCondition(&shard.Status.Conditions, c)
+}
+
+var errTemplate = errors.New("invalid game-server pod template")
+
+// DefaultSigningKeySecret holds the ticket signing keys that game servers
+// run from the default template mount (a Region with its own pod template
+// mounts its own and sets GAMEHALL_SIGNING_KEYS).
+const DefaultSigningKeySecret = "gamehall-signing-keys"
+
+// GameServerFor builds the n-th GameServer of a shard from its Region's pod
+// template (or the default image): the players' TCP port, the counters, the
+// labels the hall and the operator select by, and the environment the game
+// server reads (GAMEHALL_*).
+func GameServerFor(shard *gamehallv1.RoomShard, region *gamehallv1.Region, n int32, defaultImage string) (*agonesv1.GameServer, error) {
+	tmpl := &corev1.PodTemplateSpec{}
+	if region.Spec.Template != nil {
+		tmpl = region.Spec.Template.DeepCopy()
+	}
+	if len(tmpl.Spec.Containers) == 0 {
+		if defaultImage == "" {
+			return nil, fmt.Errorf("%w: Region %q has no containers and the operator no --gameserver-image", errTemplate, shard.Spec.Region)
+		}
+		// The default game server verifies tickets with the signing keys the
+		// sample Hall uses (config/samples): the Secret DefaultSigningKeySecret.
+		tmpl.Spec.Containers = []corev1.Container{{
+			Name: GameServerContainer, Image: defaultImage, Args: []string{"gameserver"},
+			Env:          []corev1.EnvVar{{Name: "GAMEHALL_SIGNING_KEYS", Value: HallSigningKeysDir}},
+			VolumeMounts: []corev1.VolumeMount{{Name: "signing-keys", MountPath: HallSigningKeysDir, ReadOnly: true}},
+		}}
+		tmpl.Spec.Volumes = append(tmpl.Spec.Volumes, corev1.Volume{Name: "signing-keys",
+			VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: DefaultSigningKeySecret}}})
+	}
+	ci := 0
+	for i, c := range tmpl.Spec.Containers {
+		if c.Name == GameServerContainer {
+			ci = i
+		}
+	}
+	c := &tmpl.Spec.Containers[ci]
+	if c.Image == "" {
+		c.Image = defaultImage
+	}
+	if c.Image == "" {
+		return nil, fmt.Errorf("%w: container %q has no image", errTemplate, c.Name)
+	}
+	setEnv(c, map[string]string{
+		"GAMEHALL_SHARD":           shard.Name, // the shard's identity in presence
+		"GAMEHALL_REGION":          shard.Spec.Region,
+		"GAMEHALL_GAME":            shard.Spec.Game,
+		"GAMEHALL_FIRST_ROOM":      strconv.Itoa(int(shard.Spec.FirstRoom)),
+		"GAMEHALL_ROOMS":           strconv.Itoa(int(shard.Spec.Rooms)),
+		"GAMEHALL_ROOM_CAPACITY":   strconv.Itoa(int(shard.Spec.RoomCapacity)),
+		"GAMEHALL_TABLES_PER_ROOM": strconv.Itoa(int(shard.Spec.TablesPerRoom)),
+		"GAMEHALL_PORT":            strconv.Itoa(PlayersPort),
+		"GAMEHALL_INTERNAL_PORT":   strconv.Itoa(InternalPort),
+	})
+	setPort(c, corev1.ContainerPort{Name: InternalPortName, ContainerPort: InternalPort, Protocol: corev1.ProtocolTCP})
+
+	labels := map[string]string{
+		gamehallv1.LabelRegion:     shard.Spec.Region,
+		gamehallv1.LabelShardIndex: strconv.Itoa(int(shard.Spec.Index)),
+		gamehallv1.LabelRoomShard:  shard.Name,
+	}
+	if shard.Spec.Draining {
+		labels[gamehallv1.LabelDraining] = "true"
+	}
+	if tmpl.Labels == nil {
+		tmpl.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		if k != gamehallv1.LabelDraining {
+			tmpl.Labels[k] = v
+		}
+	}
+	name := c.Name
+	capacity := shard.Capacity()
+	return &agonesv1.GameServer{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        fmt.Sprintf("%s-gs%d", shard.Name, n),
+			Namespace:   shard.Namespace,
+			Labels:      labels,
+			Annotations: map[string]string{annotationReplacement: strconv.Itoa(int(n))},
+		},
+		Spec: agonesv1.GameServerSpec{
+			Container: name,
+			Ports: []agonesv1.GameServerPort{{
+				Name: PlayersPortName, PortPolicy: agonesv1.Dynamic, Container: &name,
+				ContainerPort: PlayersPort, Protocol: corev1.ProtocolTCP,
+			}},
+			Counters: map[string]agonesv1.CounterStatus{
+				CounterPlayers: {Count: 0, Capacity: capacity},
+				CounterRooms:   {Count: int64(shard.Spec.Rooms), Capacity: int64(shard.Spec.Rooms)},
+			},
+			Template: *tmpl,
+		},
+	}, nil
+}
+
+func setEnv(c *corev1.Container, env map[string]string) {
+	for i := 0; i < len(c.Env); {
+		if _, ours := env[c.Env[i].Name]; ours {
+			c.Env = append(c.Env[:i], c.Env[i+1:]...)
+			continue
+		}
+		i++
+	}
+	for _, k := range sortedKeys(env) {
+		c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: env[k]})
+	}
+}
+
+func setPort(c *corev1.Container, p corev1.ContainerPort) {
+	for _, q := range c.Ports {
+		if q.ContainerPort == p.ContainerPort {
+			return
+		}
+	}
+	c.Ports = append(c.Ports, p)
+}
+
+// SetupWithManager watches RoomShards, the GameServers they control, and the
+// spec of their Regions (a fixed pod template retries a failed create).
+func (r *RoomShardReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&gamehallv1.RoomShard{}).
+		Owns(&agonesv1.GameServer{}).
+		Watches(&gamehallv1.Region{}, handler.EnqueueRequestsFromMapFunc(r.shardsOfRegion),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		Named("roomshard").
+		Complete(r)
+}
+
+func (r *RoomShardReconciler) shardsOfRegion(ctx context.Context, o client.Object) []reconcile.Request {
+	var list gamehallv1.RoomShardList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{IndexRoomShardRegion: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, s := range list.Items {
+		// Only shards waiting on a template fix: the rest keep their GameServer.
+		if c := meta.FindStatusCondition(s.Status.Conditions, gamehallv1.ConditionReady); c != nil && c.Reason == gamehallv1.ReasonInvalidPodTemplate {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&s)})
+		}
+	}
+	return reqs
+}

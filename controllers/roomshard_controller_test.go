@@ -1,0 +1,142 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	agonesv1 "github.com/gamehall/gamehall/api/agones/v1"
+	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
+)
+
+// A GameServer that crashes is replaced, with a Warning event, and each
+// further replacement waits longer (1s, 2s, 4s in this suite's config).
+func TestCrashedGameServerReplacedWithBackoff(t *testing.T) {
+	ctx, ns, g := setup(t)
+	agones(ctx, t, ns)
+	g.Expect(env.Client.Create(ctx, region(ns, "crash", 1, 1, time.Minute))).To(Succeed())
+	shard := ShardName("crash", 0)
+
+	crash := func(state agonesv1.GameServerState) *agonesv1.GameServer {
+		gs := gameServerOf(ctx, g, ns, shard)
+		patch := client.MergeFrom(gs.DeepCopy())
+		gs.Status.State = state
+		g.Expect(env.Client.Patch(ctx, gs, patch)).To(Succeed())
+		return gs
+	}
+	var prevName string
+	for i, state := range []agonesv1.GameServerState{agonesv1.GameServerStateUnhealthy, agonesv1.GameServerStateError, agonesv1.GameServerStateShutdown} {
+		old := crash(state)
+		g.Expect(old.Name).NotTo(Equal(prevName))
+		// The failure is seen, then after the backoff the next GameServer runs.
+		var s gamehallv1.RoomShard
+		var failedAt time.Time
+		g.Eventually(func(g Gomega) {
+			g.Expect(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: shard}, &s)).To(Succeed())
+			c := condition(s.Status.Conditions, gamehallv1.ConditionReady)
+			g.Expect(c.Reason).To(Equal(gamehallv1.ReasonGameServerFailed))
+			failedAt = c.LastTransitionTime.Time
+		}).Should(Succeed())
+		g.Eventually(gone(ctx, old.DeepCopy())).Should(BeTrue())
+		next := gameServerOf(ctx, g, ns, shard)
+		g.Expect(next.Name).To(Equal(ShardName("crash", 0) + "-gs" + itoa(i+1)))
+		// Backoff 1s × 2^i, measured on the API server's clock (1 s resolution).
+		backoff := time.Second << i
+		g.Expect(next.CreationTimestamp.Time).To(BeTemporally(">=", failedAt.Add(backoff).Add(-time.Second)),
+			"replacement %d created %s after the failure was seen, want at least %s", i+1, next.CreationTimestamp.Sub(failedAt), backoff)
+		g.Eventually(func(g Gomega) {
+			g.Expect(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: shard}, &s)).To(Succeed())
+			g.Expect(s.Status.Restarts).To(Equal(int32(i + 1)))
+			g.Expect(s.Status.State).To(Equal("Ready"))
+		}).Should(Succeed())
+		prevName = old.Name
+	}
+	g.Expect(eventNotes(ctx, g, ns, shard, EventGameServerFailed)).To(HaveLen(3))
+	g.Expect(eventNotes(ctx, g, ns, shard, EventGameServerReplaced)).To(ConsistOf(
+		HavePrefix("Warning: replaced Unhealthy"), HavePrefix("Warning: replaced Error"), HavePrefix("Warning: replaced Shutdown")))
+}
+
+// A draining shard's crashed GameServer is not replaced: the Region removes
+// the shard, and its finalizer the GameServer.
+func TestDrainingShardNotReplaced(t *testing.T) {
+	ctx, ns, g := setup(t)
+	agones(ctx, t, ns)
+	g.Expect(env.Client.Create(ctx, region(ns, "dr", 1, 2, time.Second))).To(Succeed())
+	setPlayers(ctx, g, ns, ShardName("dr", 0), 15)
+	g.Eventually(func() []int32 { return shardIndexes(ctx, g, ns, "dr") }).Should(ConsistOf(int32(0), int32(1)))
+	setPlayers(ctx, g, ns, ShardName("dr", 1), 2)
+	setPlayers(ctx, g, ns, ShardName("dr", 0), 3)
+	var s1 gamehallv1.RoomShard
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, shardKey(ns, "dr", 1), &s1)).To(Succeed())
+		g.Expect(s1.Spec.Draining).To(BeTrue())
+	}).Should(Succeed())
+	gs := gameServerOf(ctx, g, ns, s1.Name)
+	patch := client.MergeFrom(gs.DeepCopy())
+	gs.Status.State = agonesv1.GameServerStateUnhealthy
+	g.Expect(env.Client.Patch(ctx, gs, patch)).To(Succeed())
+	g.Eventually(gone(ctx, &s1)).Should(BeTrue())
+	g.Eventually(gone(ctx, gs)).Should(BeTrue())
+	g.Expect(eventNotes(ctx, g, ns, s1.Name, EventGameServerReplaced)).To(BeEmpty())
+}
+
+// A Region whose pod template names no image, with no default image either,
+// reports it on the shard instead of retrying forever; GameServerFor is pure.
+func TestGameServerForTemplate(t *testing.T) {
+	g := NewWithT(t)
+	rg := region("ns", "r", 0, 1, time.Second)
+	rg.Spec.Template.Spec.Containers = nil
+	shard := newRoomShard(rg, 3)
+	shard.Spec.Draining = true
+	rg.Spec.Template.Spec.Containers = append(rg.Spec.Template.Spec.Containers,
+		corev1Container("sidecar", "busybox"), corev1Container(GameServerContainer, "my/image:1"))
+	rg.Spec.Template.Spec.Containers[1].Env = append(rg.Spec.Template.Spec.Containers[1].Env, envVar("GAMEHALL_ROOMS", "999"), envVar("OTHER", "x"))
+	gs, err := GameServerFor(shard, rg, 2, "default:1")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(gs.Name).To(Equal("r-3-gs2"))
+	g.Expect(gs.Spec.Container).To(Equal(GameServerContainer))
+	g.Expect(gs.Labels).To(HaveKeyWithValue(gamehallv1.LabelDraining, "true"))
+	g.Expect(gs.Spec.Template.Spec.Containers[0].Env).To(BeEmpty(), "other containers are left alone")
+	c := gs.Spec.Template.Spec.Containers[1]
+	g.Expect(c.Image).To(Equal("my/image:1"))
+	vars := map[string]string{}
+	for _, e := range c.Env {
+		vars[e.Name] = e.Value
+	}
+	g.Expect(vars).To(HaveKeyWithValue("GAMEHALL_ROOMS", "2"), "ours replace the template's")
+	g.Expect(vars).To(HaveKeyWithValue("GAMEHALL_FIRST_ROOM", "7"))
+	g.Expect(vars).To(HaveKeyWithValue("OTHER", "x"))
+	// The source template is not modified.
+	g.Expect(rg.Spec.Template.Spec.Containers[1].Env).To(HaveLen(2))
+
+	rg.Spec.Template.Spec.Containers = nil
+	_, err = GameServerFor(shard, rg, 0, "")
+	g.Expect(err).To(MatchError(ContainSubstring(`Region "r" has no containers and the operator no --gameserver-image`)))
+}
+
+// Deleting a RoomShard deletes its GameServer before the shard goes.
+func TestRoomShardDeleteRemovesGameServer(t *testing.T) {
+	ctx, ns, g := setup(t)
+	agones(ctx, t, ns)
+	// A shard without a Region (as `kubectl apply` could make one): runs with the default image.
+	lone := region(ns, "lone", 0, 1, time.Second)
+	lone.Spec.Template.Spec.Containers = nil
+	s := newRoomShard(lone, 0)
+	g.Expect(env.Client.Create(ctx, s)).To(Succeed())
+	gs := gameServerOf(ctx, g, ns, s.Name)
+	g.Expect(gs.Spec.Template.Spec.Containers[0].Image).To(Equal(DefaultConfig().GameServerImage))
+	g.Expect(gs.Spec.Template.Spec.Containers[0].Env).To(ContainElement(envVar("GAMEHALL_SIGNING_KEYS", HallSigningKeysDir)))
+	g.Expect(gs.Spec.Template.Spec.Volumes[0].Secret.SecretName).To(Equal(DefaultSigningKeySecret))
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(s), s)).To(Succeed())
+		g.Expect(s.Finalizers).To(ContainElement(shardFinalizer))
+		g.Expect(condition(s.Status.Conditions, gamehallv1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+	}).Should(Succeed())
+	g.Expect(env.Client.Delete(ctx, s)).To(Succeed())
+	g.Eventually(gone(ctx, gs)).Should(BeTrue())
+	g.Eventually(gone(ctx, s)).Should(BeTrue())
+}
