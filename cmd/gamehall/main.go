@@ -13,7 +13,7 @@ import (
 // in init, so adding a subcommand touches no other file.
 type command struct {
 	name  string
-	short string                 // one line for `gamehall --help`
+	short string                  // one line for `gamehall --help`
 	run   func(args []string) int // exit code; prints its own errors
 }
 

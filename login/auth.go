@@ -1,0 +1,43 @@
+package login
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gamehall/gamehall/ticket"
+)
+
+// TicketFrom returns the ticket of a request: "Authorization: Bearer T",
+// or the "ticket" query parameter (browsers cannot set headers on a
+// WebSocket).
+func TicketFrom(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t)
+		}
+		return ""
+	}
+	return r.URL.Query().Get("ticket")
+}
+
+// Authenticate verifies the request's player ticket and answers 401 with a
+// specific code if it is missing, expired or invalid.
+func Authenticate(w http.ResponseWriter, r *http.Request, v ticket.Verifier) (ticket.Claims, bool) {
+	tok := TicketFrom(r)
+	if tok == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gamehall"`)
+		WriteError(w, http.StatusUnauthorized, CodeTicketMissing, "send the login ticket as 'Authorization: Bearer <ticket>'")
+		return ticket.Claims{}, false
+	}
+	c, err := v.Verify(tok)
+	switch {
+	case err == nil:
+		return c, true
+	case errors.Is(err, ticket.ErrExpired):
+		WriteError(w, http.StatusUnauthorized, CodeTicketExpired, err.Error()+"; log in again")
+	default:
+		WriteError(w, http.StatusUnauthorized, CodeTicketInvalid, err.Error())
+	}
+	return ticket.Claims{}, false
+}
