@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
+
+	"github.com/gamehall/gamehall/gameserver"
+	"github.com/gamehall/gamehall/gameserver/agonessdk"
+	"github.com/gamehall/gamehall/presence"
+	"github.com/gamehall/gamehall/ticket"
+)
+
+func init() {
+	register(command{name: "gameserver", short: "run a game-server shard (rooms, tables, players' TCP/WebSocket port)", run: runGameServer})
+}
+
+// drainLabel is the GameServer label the operator sets to drain a shard
+// (api/v1alpha1.LabelDraining).
+const drainLabel = "gamehall.dev/draining"
+
+func envStr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+		fmt.Fprintf(os.Stderr, "gamehall gameserver: ignoring %s=%q: not a number\n", name, v)
+	}
+	return def
+}
+
+func runGameServer(args []string) int {
+	fs := pflag.NewFlagSet("gameserver", pflag.ContinueOnError)
+	shard := fs.String("shard", envStr("GAMEHALL_SHARD", "shard-0"), "shard identity, recorded in presence (env GAMEHALL_SHARD)")
+	region := fs.String("region", envStr("GAMEHALL_REGION", ""), "region name (env GAMEHALL_REGION)")
+	game := fs.String("game", envStr("GAMEHALL_GAME", "doudizhu"), "game (env GAMEHALL_GAME)")
+	firstRoom := fs.Int("first-room", envInt("GAMEHALL_FIRST_ROOM", 1), "global number of this shard's first room (env GAMEHALL_FIRST_ROOM)")
+	rooms := fs.Int("rooms", envInt("GAMEHALL_ROOMS", 50), "rooms on this shard (env GAMEHALL_ROOMS)")
+	capacity := fs.Int("room-capacity", envInt("GAMEHALL_ROOM_CAPACITY", 400), "players per room (env GAMEHALL_ROOM_CAPACITY)")
+	tables := fs.Int("tables-per-room", envInt("GAMEHALL_TABLES_PER_ROOM", 100), "tables per room (env GAMEHALL_TABLES_PER_ROOM)")
+	port := fs.Int("port", envInt("GAMEHALL_PORT", 7000), "players' TCP and WebSocket (/ws) port; 0 picks one (env GAMEHALL_PORT)")
+	iport := fs.Int("internal-port", envInt("GAMEHALL_INTERNAL_PORT", 7001), "internal port: /healthz /readyz /metrics /v1/occupancy /v1/drain; 0 picks one (env GAMEHALL_INTERNAL_PORT)")
+	keyDir := fs.String("signing-keys", envStr("GAMEHALL_SIGNING_KEYS", ""), "directory of ticket keys, one file per key id (env GAMEHALL_SIGNING_KEYS; required)")
+	redisAddr := fs.String("redis", envStr("GAMEHALL_REDIS", ""), "Redis host:port for presence (env GAMEHALL_REDIS); empty: in memory, for trying things out")
+	redisPrefix := fs.String("redis-prefix", "gamehall:", "prefix of every presence key in Redis")
+	turn := fs.Duration("turn-timeout", 20*time.Second, "a player who does not move in time is auto-played")
+	grace := fs.Duration("reconnect-grace", 60*time.Second, "a dropped player keeps the seat this long during a game")
+	drainTimeout := fs.Duration("drain-timeout", 30*time.Minute, "after a drain, exit at the latest after this long")
+	report := fs.Duration("report-interval", 5*time.Second, "Agones counters are updated at most this often")
+	verbose := fs.Int("v", 0, "log verbosity (1: connection-level events)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-*verbose)}))
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "gamehall gameserver: "+format+"\n", a...)
+		return 1
+	}
+	if *keyDir == "" {
+		return fail("--signing-keys (or GAMEHALL_SIGNING_KEYS) is required")
+	}
+	keys, err := ticket.LoadKeyDir(*keyDir)
+	if err != nil {
+		return fail("%v", err)
+	}
+	var store presence.Store
+	if *redisAddr != "" {
+		store = presence.NewRedis(redis.NewClient(&redis.Options{
+			Addr: *redisAddr, DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+		}), *redisPrefix)
+	} else {
+		log.Info("no --redis: presence is in memory; players must log in through this process, so use it for tests only")
+		store = presence.NewMemory()
+	}
+	defer store.Close()
+
+	var sdk gameserver.SDK
+	if p := envInt("AGONES_SDK_HTTP_PORT", 0); p != 0 {
+		sdk = agonesSDK{Client: agonessdk.New(p)}
+		log.Info("agones SDK on", "port", p)
+	}
+	srv, err := gameserver.New(gameserver.Config{
+		Shard: *shard, Region: *region, Game: *game, FirstRoom: *firstRoom, Rooms: *rooms, RoomCapacity: *capacity,
+		TablesPerRoom: *tables, Addr: ":" + strconv.Itoa(*port), InternalAddr: ":" + strconv.Itoa(*iport),
+		TurnTimeout: *turn, ReconnectGrace: *grace, DrainTimeout: *drainTimeout, ReportInterval: *report,
+	}, gameserver.Deps{Verifier: keys, Presence: store, SDK: sdk, Logger: log})
+	if err != nil {
+		return fail("%v", err)
+	}
+	if err := srv.Listen(); err != nil {
+		return fail("%v", err)
+	}
+	// SIGTERM drains (games finish, Run returns when empty); a second signal
+	// stops at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	go func() {
+		<-sig
+		srv.Drain()
+		<-sig
+		log.Info("second signal: stopping now")
+		cancel()
+	}()
+	if err := srv.Run(ctx); err != nil {
+		return fail("%v", err)
+	}
+	return 0
+}
+
+// agonesSDK adapts agonessdk.Client to gameserver.SDK: the shard watches the
+// operator's draining label.
+type agonesSDK struct{ *agonessdk.Client }
+
+func (a agonesSDK) WatchDraining(ctx context.Context, fn func(bool)) error {
+	return a.Client.WatchDraining(ctx, drainLabel, fn)
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client/config"
+
+	"github.com/gamehall/gamehall/hall"
+	"github.com/gamehall/gamehall/hall/kubesource"
+	"github.com/gamehall/gamehall/login"
+	"github.com/gamehall/gamehall/presence"
+	"github.com/gamehall/gamehall/ticket"
+)
+
+func init() {
+	register(command{name: "hall", short: "serve login and the hall (room directory) on Kubernetes", run: runHall})
+}
+
+// reloadEvery is how often signing keys and accounts are re-read: a
+// rotated Secret reaches the pod's files within a minute or so anyway.
+const reloadEvery = 30 * time.Second
+
+func runHall(args []string) int {
+	fs := pflag.NewFlagSet("hall", pflag.ContinueOnError)
+	listen := fs.String("listen", ":8080", "address for login, hall, health and metrics")
+	keyDir := fs.String("signing-keys", "", "directory of ticket signing keys (a mounted Secret: one file per key id; the lexically greatest name signs)")
+	accounts := fs.String("accounts", "", "accounts file of name:bcrypt-hash lines (see 'gamehall account')")
+	guest := fs.Bool("guest", false, "let anyone log in with any free name and no password (development only)")
+	redisAddr := fs.String("redis", "", "Redis host:port for presence (required on Kubernetes: replicas and shards share it)")
+	redisPrefix := fs.String("redis-prefix", "gamehall:", "prefix of every presence key in Redis")
+	namespace := fs.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Regions and RoomShards to list")
+	selector := fs.String("region-selector", "", "label selector of the Regions this hall lists (empty: all)")
+	maxClients := fs.Int("max-clients", 10000, "watchers served before new clients are redirected to a peer (0: no limit)")
+	advertise := fs.String("advertise-url", "", "base URL clients reach this replica at, published for redirects and in login answers")
+	ticketTTL := fs.Duration("ticket-ttl", time.Hour, "how long a login ticket is valid")
+	name := fs.String("name", defaultName(), "this replica's name among its peers")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, nil))
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "gamehall hall: "+format+"\n", a...)
+		return 1
+	}
+	if *keyDir == "" {
+		return fail("--signing-keys is required")
+	}
+	if *namespace == "" {
+		return fail("--namespace is required (or set POD_NAMESPACE)")
+	}
+	keys, err := ticket.LoadKeyDir(*keyDir)
+	if err != nil {
+		return fail("%v", err)
+	}
+	var accts *login.Accounts
+	if *accounts != "" {
+		if accts, err = login.LoadAccounts(*accounts); err != nil {
+			return fail("%v", err)
+		}
+	}
+	var store presence.Store
+	if *redisAddr != "" {
+		store = presence.NewRedis(redis.NewClient(&redis.Options{
+			Addr: *redisAddr, DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+		}), *redisPrefix)
+	} else {
+		log.Info("no --redis: presence is in memory; run one replica only and no kicks reach shards")
+		store = presence.NewMemory()
+	}
+	defer store.Close()
+	kcfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fail("kubernetes config: %v", err)
+	}
+	src, err := kubesource.New(kcfg, *namespace, *selector, log.WithName("kubesource"))
+	if err != nil {
+		return fail("%v", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ls, err := login.New(login.Config{TicketTTL: *ticketTTL, Guest: *guest, HallURL: *advertise},
+		login.Deps{Keys: keys, Presence: store, Accounts: accts, Log: log.WithName("login"), Metrics: reg})
+	if err != nil {
+		return fail("%v", err)
+	}
+	hs, err := hall.New(hall.Config{Name: *name, AdvertiseURL: *advertise, MaxClients: *maxClients},
+		hall.Deps{Keys: keys, Presence: store, Source: src, Dial: hall.DialShard, Log: log.WithName("hall"), Metrics: reg})
+	if err != nil {
+		return fail("%v", err)
+	}
+	mux := NewHallMux(ls, hs, reg)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go reloadLoop(ctx, log, keys, *keyDir, accts)
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fail("%v", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("hall serving", "listen", ln.Addr().String(), "name", *name, "namespace", *namespace, "guest", *guest)
+	hs.Run(ctx)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	return 0
+}
+
+// NewHallMux mounts login, the hall, /metrics and a JSON 404 on one mux;
+// local mode serves the same.
+func NewHallMux(ls *login.Server, hs *hall.Server, reg *prometheus.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	ls.Register(mux)
+	hs.Register(mux)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		login.WriteError(w, http.StatusNotFound, login.CodeNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	return mux
+}
+
+func reloadLoop(ctx context.Context, log logr.Logger, keys *ticket.Keyring, dir string, accts *login.Accounts) {
+	t := time.NewTicker(reloadEvery)
+	defer t.Stop()
+	last, _ := keys.KeyIDs()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := keys.Reload(dir); err != nil {
+			log.Error(err, "reloading signing keys; keeping the old ones")
+		} else if ids, newest := keys.KeyIDs(); strings.Join(ids, ",") != strings.Join(last, ",") {
+			log.Info("signing keys changed", "keys", ids, "signing", newest)
+			last = ids
+		}
+		if accts != nil {
+			if err := accts.Reload(); err != nil {
+				log.Error(err, "reloading accounts; keeping the old ones")
+			}
+		}
+	}
+}
+
+func defaultName() string {
+	if n := os.Getenv("POD_NAME"); n != "" {
+		return n
+	}
+	n, _ := os.Hostname()
+	return n
+}

@@ -1,0 +1,139 @@
+package gameserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/gamehall/gamehall/presence"
+	"github.com/gamehall/gamehall/protocol"
+	"github.com/gamehall/gamehall/ticket"
+)
+
+// Config is one shard's configuration. Zero fields take the defaults below.
+type Config struct {
+	Shard         string // identity, e.g. "doudizhu-zone1-south-0"
+	Region        string
+	Game          string // presence key: one room per account per game
+	FirstRoom     int    // global number of the first room (1-based)
+	Rooms         int
+	RoomCapacity  int
+	TablesPerRoom int
+
+	Addr         string // players' port (TCP and WebSocket), e.g. ":7000"; port 0 picks one
+	InternalAddr string // occupancy, health, metrics, drain; e.g. ":7001"
+
+	TurnTimeout    time.Duration // auto-play when a player does not move
+	AutoPlayDelay  time.Duration // how long a disconnected seat "thinks"
+	ReconnectGrace time.Duration // a dropped player keeps the seat this long during a game
+	DrainTimeout   time.Duration // Run returns this long after a drain even if players remain
+	ReportInterval time.Duration // Agones counter updates at most this often
+	PingInterval   time.Duration // clients ping at least this often; 3× is the read deadline
+	HelloTimeout   time.Duration
+	WriteTimeout   time.Duration // a socket write slower than this disconnects the client
+	RoomEventBatch time.Duration // room membership events are batched this long
+	PresenceTTL    time.Duration // room entries expire unless refreshed (refreshed at TTL/3)
+
+	MaxFrame     int // bytes of one frame's payload
+	WriteQueue   int // frames queued per connection before it counts as slow
+	MsgRate      float64
+	MsgBurst     int
+	ChatMaxRunes int
+	ChatRate     float64 // chat messages per second per player
+	ChatBurst    int
+}
+
+func (c *Config) setDefaults() {
+	def := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	defD := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	if c.Game == "" {
+		c.Game = "doudizhu"
+	}
+	if c.Shard == "" {
+		c.Shard = "shard-0"
+	}
+	def(&c.FirstRoom, 1)
+	def(&c.Rooms, 50)
+	def(&c.RoomCapacity, 400)
+	def(&c.TablesPerRoom, 100)
+	if c.Addr == "" {
+		c.Addr = ":7000"
+	}
+	if c.InternalAddr == "" {
+		c.InternalAddr = ":7001"
+	}
+	defD(&c.TurnTimeout, 20*time.Second)
+	defD(&c.AutoPlayDelay, time.Second)
+	defD(&c.ReconnectGrace, 60*time.Second)
+	defD(&c.DrainTimeout, 30*time.Minute)
+	defD(&c.ReportInterval, 5*time.Second)
+	defD(&c.PingInterval, 20*time.Second)
+	defD(&c.HelloTimeout, 10*time.Second)
+	defD(&c.WriteTimeout, 10*time.Second)
+	defD(&c.RoomEventBatch, 200*time.Millisecond)
+	defD(&c.PresenceTTL, 3*time.Minute)
+	def(&c.MaxFrame, protocol.DefaultMaxFrame)
+	def(&c.WriteQueue, 64)
+	if c.MsgRate == 0 {
+		c.MsgRate = 20
+	}
+	def(&c.MsgBurst, 40)
+	def(&c.ChatMaxRunes, 200)
+	if c.ChatRate == 0 {
+		c.ChatRate = 1.0 / 3
+	}
+	def(&c.ChatBurst, 5)
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.FirstRoom < 1 {
+		errs = append(errs, fmt.Errorf("first room must be ≥ 1, got %d", c.FirstRoom))
+	}
+	if c.Rooms < 1 || c.Rooms > 1000 {
+		errs = append(errs, fmt.Errorf("rooms must be in 1..1000, got %d", c.Rooms))
+	}
+	if c.RoomCapacity < 1 || c.RoomCapacity > 10000 {
+		errs = append(errs, fmt.Errorf("room capacity must be in 1..10000, got %d", c.RoomCapacity))
+	}
+	if c.TablesPerRoom < 1 || c.TablesPerRoom > 1000 {
+		errs = append(errs, fmt.Errorf("tables per room must be in 1..1000, got %d", c.TablesPerRoom))
+	}
+	if c.MaxFrame < 1024 {
+		errs = append(errs, fmt.Errorf("max frame must be ≥ 1024 bytes, got %d", c.MaxFrame))
+	}
+	return errors.Join(errs...)
+}
+
+// SDK is the part of the Agones SDK sidecar client the shard uses
+// (gameserver/agonessdk implements it). Nil means "not on Agones".
+type SDK interface {
+	Ready(ctx context.Context) error
+	Health(ctx context.Context) error
+	Allocate(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+	SetCounter(ctx context.Context, name string, count, capacity int64) error
+	SetLabel(ctx context.Context, key, value string) error
+	// WatchDraining calls fn when the operator's draining label changes; it
+	// returns when ctx ends.
+	WatchDraining(ctx context.Context, fn func(draining bool)) error
+}
+
+// Deps are the shard's collaborators.
+type Deps struct {
+	Verifier ticket.Verifier // player tickets (Hello) and service tickets (internal port)
+	Presence presence.Store
+	SDK      SDK // nil: Agones off
+	Logger   logr.Logger
+}

@@ -1,0 +1,174 @@
+package gameserver_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/gamehall/gamehall/client"
+	"github.com/gamehall/gamehall/gameserver"
+	"github.com/gamehall/gamehall/presence"
+	"github.com/gamehall/gamehall/protocol/pb"
+	"github.com/gamehall/gamehall/ticket"
+)
+
+// env is one running shard with real TCP listeners on 127.0.0.1, the real
+// ticket keyring and the in-memory presence store.
+type env struct {
+	t        *testing.T
+	srv      *gameserver.Server
+	keys     *ticket.Keyring
+	pres     presence.Store
+	cancel   context.CancelFunc
+	done     chan error
+	sessions atomic.Int64
+	stopOnce sync.Once
+}
+
+func testLogger() logr.Logger {
+	if os.Getenv("GAMEHALL_TEST_LOG") != "" {
+		return logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-4)}))
+	}
+	return logr.Discard()
+}
+
+func newKeys(t testing.TB) *ticket.Keyring {
+	k, err := ticket.NewKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func startShard(t *testing.T, cfg gameserver.Config, pres presence.Store, keys *ticket.Keyring) *env {
+	t.Helper()
+	if keys == nil {
+		keys = newKeys(t)
+	}
+	if pres == nil {
+		m := presence.NewMemory()
+		t.Cleanup(func() { m.Close() })
+		pres = m
+	}
+	cfg.Addr, cfg.InternalAddr = "127.0.0.1:0", "127.0.0.1:0"
+	if cfg.MsgRate == 0 { // bots move far faster than people; TestRateLimits sets its own
+		cfg.MsgRate, cfg.MsgBurst = 10000, 10000
+	}
+	if cfg.Shard == "" {
+		cfg.Shard = "test-0"
+	}
+	srv, err := gameserver.New(cfg, gameserver.Deps{Verifier: keys, Presence: pres, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &env{t: t, srv: srv, keys: keys, pres: pres, cancel: cancel, done: make(chan error, 1)}
+	go func() { e.done <- srv.Run(ctx) }()
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *env) stop() {
+	e.stopOnce.Do(func() {
+		e.cancel()
+		select {
+		case <-e.done:
+		case <-time.After(20 * time.Second):
+			e.t.Error("shard did not stop within 20s")
+		}
+	})
+}
+
+// ticketFor logs a new session in presence and signs its ticket.
+func (e *env) ticketFor(account string) (tok, session string) {
+	e.t.Helper()
+	session = fmt.Sprintf("s%d", e.sessions.Add(1))
+	if _, err := e.pres.Login(context.Background(), account, session, time.Hour); err != nil {
+		e.t.Fatal(err)
+	}
+	tok, err := e.keys.Sign(ticket.Claims{Account: account, Session: session, Role: ticket.RolePlayer}, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok, session
+}
+
+func (e *env) serviceTicket() string {
+	tok, err := e.keys.Sign(ticket.Claims{Account: "hall", Session: "svc", Role: ticket.RoleService}, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+func (e *env) addr() string { return e.srv.Addr().String() }
+
+func (e *env) internalURL() string { return "http://" + e.srv.InternalAddr().String() }
+
+func ctx20(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func (e *env) dial(account string) *client.Conn {
+	e.t.Helper()
+	tok, _ := e.ticketFor(account)
+	c, err := client.Dial(ctx20(e.t), e.addr(), tok)
+	if err != nil {
+		e.t.Fatalf("dial %s: %v", account, err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// eventually polls cond for up to 20 s (generous: shared, noisy machines).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitEvent reads c's pushes until match returns true.
+func waitEvent(t *testing.T, c *client.Conn, what string, match func(*pb.Envelope) bool) *pb.Envelope {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case env, ok := <-c.Events():
+			if !ok {
+				t.Fatalf("connection closed waiting for %s: %v", what, c.Err())
+			}
+			if match(env) {
+				return env
+			}
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func wantCode(t *testing.T, err error, code pb.ErrorCode) *client.Error {
+	t.Helper()
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Code != code {
+		t.Fatalf("got error %v, want %s", err, code)
+	}
+	return ce
+}

@@ -1,0 +1,101 @@
+package gameserver
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/gamehall/gamehall/protocol"
+)
+
+// chanListener feeds sockets that began with "GET " to an http.Server.
+type chanListener struct {
+	ch      chan net.Conn
+	addr    net.Addr
+	stopped <-chan struct{} // the server's
+	done    chan struct{}
+	closed  sync.Once
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-l.stopped:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.closed.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+// serveWebSockets serves browser clients on the players' port: GET /ws
+// upgrades to a WebSocket whose binary messages are frames.
+func (s *Server) serveWebSockets() {
+	l := &chanListener{ch: s.wsConns, addr: s.ln.Addr(), stopped: s.stopped, done: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+		if err != nil {
+			return // Accept answered the client
+		}
+		wc.SetReadLimit(int64(s.cfg.MaxFrame + protocol.HeaderSize))
+		ctx, cancel := context.WithCancel(context.Background())
+		tr := &wsTransport{c: wc, ctx: ctx, cancel: cancel, remoteAddr: r.RemoteAddr}
+		s.runConn(newConn(s, tr))
+	})
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.HelloTimeout, IdleTimeout: s.cfg.HelloTimeout}
+	go func() {
+		<-s.stopped
+		hs.Close()
+	}()
+	_ = hs.Serve(l)
+}
+
+type wsTransport struct {
+	c          *websocket.Conn
+	ctx        context.Context
+	cancel     context.CancelFunc
+	remoteAddr string
+}
+
+func (t *wsTransport) readFrame(max int, deadline time.Time) ([]byte, error) {
+	ctx, cancel := context.WithDeadline(t.ctx, deadline)
+	defer cancel()
+	typ, b, err := t.c.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageBinary {
+		return nil, protocol.ErrBadMessage
+	}
+	return protocol.SplitFrame(b, max)
+}
+
+func (t *wsTransport) writeFrames(frames [][]byte, deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(t.ctx, deadline)
+	defer cancel()
+	for _, f := range frames {
+		if err := t.c.Write(ctx, websocket.MessageBinary, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *wsTransport) close() error {
+	t.cancel()
+	return t.c.CloseNow()
+}
+
+func (t *wsTransport) remote() string { return t.remoteAddr }
