@@ -1,0 +1,220 @@
+package bot
+
+import (
+	"fmt"
+	"math/bits"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// subBits sub-buckets per power of two: values are kept within 1/32 (3 %).
+const subBits = 5
+
+// Histogram records durations at microsecond resolution in log-linear
+// buckets, lock-free, so 20,000 players can record into one without
+// contention beyond the atomic adds.
+type Histogram struct {
+	counts [64 << subBits]atomic.Uint64
+	n      atomic.Uint64
+	max    atomic.Int64 // microseconds
+}
+
+func bucketOf(us uint64) int {
+	if us < 1<<subBits {
+		return int(us)
+	}
+	e := bits.Len64(us) - subBits - 1
+	return (e+1)<<subBits + int((us>>e)&(1<<subBits-1))
+}
+
+// bucketMid is the middle of bucket i, in microseconds.
+func bucketMid(i int) float64 {
+	if i < 1<<subBits {
+		return float64(i)
+	}
+	e := i>>subBits - 1
+	lo := uint64(1<<subBits+i&(1<<subBits-1)) << e
+	return float64(lo) + float64(uint64(1)<<e)/2
+}
+
+// Record adds one observation.
+func (h *Histogram) Record(d time.Duration) {
+	us := d.Microseconds()
+	if us < 0 {
+		us = 0
+	}
+	h.counts[bucketOf(uint64(us))].Add(1)
+	h.n.Add(1)
+	for {
+		m := h.max.Load()
+		if us <= m || h.max.CompareAndSwap(m, us) {
+			break
+		}
+	}
+}
+
+// Count is the number of observations.
+func (h *Histogram) Count() uint64 { return h.n.Load() }
+
+// Max is the largest observation.
+func (h *Histogram) Max() time.Duration { return time.Duration(h.max.Load()) * time.Microsecond }
+
+// Quantile returns the q-quantile (0 < q ≤ 1), or 0 without observations.
+func (h *Histogram) Quantile(q float64) time.Duration {
+	n := h.n.Load()
+	if n == 0 {
+		return 0
+	}
+	rank := uint64(q*float64(n) + 0.5)
+	rank = max(rank, 1)
+	var seen uint64
+	for i := range h.counts {
+		seen += h.counts[i].Load()
+		if seen >= rank {
+			mid := time.Duration(bucketMid(i) * float64(time.Microsecond))
+			return min(mid, h.Max())
+		}
+	}
+	return h.Max()
+}
+
+// Stats are the counters of a bot run, shared by all players.
+type Stats struct {
+	start time.Time
+
+	Online atomic.Int64 // connected to a shard
+	Seated atomic.Int64 // at a table
+
+	Logins        atomic.Int64
+	LoginFailures atomic.Int64
+	Entries       atomic.Int64 // rooms entered
+	RoomFull      atomic.Int64 // ROOM_FULL answers
+	Draining      atomic.Int64 // DRAINING answers (the shard left the directory)
+	EntryFailures atomic.Int64 // every refused or failed entry attempt, ROOM_FULL included
+	NoRoom        atomic.Int64 // directories with no room to choose
+	NoSeat        atomic.Int64 // rooms entered with every table taken (left for another)
+	InOtherRoom   atomic.Int64 // IN_OTHER_ROOM: an older connection's seat was still held
+	Resumed       atomic.Int64 // connections that resumed an older seat (then left it)
+	Games         atomic.Int64 // games finished (counted once per table)
+	Escapes       atomic.Int64 // of which ended by a player leaving
+	ZeroSum       atomic.Int64 // games whose scores were checked to sum to zero
+	NonZeroSum    atomic.Int64
+	Moves         atomic.Int64
+	AutoMoves     atomic.Int64 // moves the server made for a slow bot
+	LateMoves     atomic.Int64 // moves refused because the server had already auto-played
+	Chats         atomic.Int64
+	Visits        atomic.Int64 // room visits completed (left after their games)
+	ProtocolErrs  atomic.Int64
+	Dropped       atomic.Int64 // connections lost unexpectedly
+	NetFailures   atomic.Int64 // hall requests that timed out or lost their connection
+
+	Login, Directory, Enter, MoveDelivery, Ping Histogram
+
+	mu       sync.Mutex
+	errSeen  map[string]int64
+	errOrder []string
+}
+
+// NewStats starts the clock of a run.
+func NewStats() *Stats { return &Stats{start: time.Now(), errSeen: map[string]int64{}} }
+
+// ProtocolError counts a protocol error and keeps its kind for the summary.
+func (s *Stats) ProtocolError(kind string) {
+	s.ProtocolErrs.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.errSeen[kind]; !ok {
+		if len(s.errOrder) >= 20 {
+			kind = "other"
+			if _, ok := s.errSeen[kind]; !ok {
+				s.errOrder = append(s.errOrder, kind)
+			}
+		} else {
+			s.errOrder = append(s.errOrder, kind)
+		}
+	}
+	s.errSeen[kind]++
+}
+
+// ProtocolErrors lists the errors seen, "kind: count", first seen first.
+func (s *Stats) ProtocolErrors() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.errOrder))
+	for _, k := range s.errOrder {
+		out = append(out, fmt.Sprintf("%s: %d", k, s.errSeen[k]))
+	}
+	return out
+}
+
+// Elapsed is the time since the run started.
+func (s *Stats) Elapsed() time.Duration { return time.Since(s.start) }
+
+// RoomFullRate is ROOM_FULL answers per entry attempt.
+func (s *Stats) RoomFullRate() float64 {
+	attempts := s.Entries.Load() + s.EntryFailures.Load()
+	if attempts == 0 {
+		return 0
+	}
+	return float64(s.RoomFull.Load()) / float64(attempts)
+}
+
+// GamesPerSecond over the whole run.
+func (s *Stats) GamesPerSecond() float64 {
+	sec := s.Elapsed().Seconds()
+	if sec <= 0 {
+		return 0
+	}
+	return float64(s.Games.Load()) / sec
+}
+
+// Progress is the one-line live view.
+func (s *Stats) Progress() string {
+	return fmt.Sprintf("%s  online %d  seated %d  games %d (%.1f/s)  entries %d  entry failures %d (room full %d)  errors %d",
+		s.Elapsed().Round(time.Second), s.Online.Load(), s.Seated.Load(), s.Games.Load(), s.GamesPerSecond(),
+		s.Entries.Load(), s.EntryFailures.Load(), s.RoomFull.Load(), s.ProtocolErrs.Load())
+}
+
+// Summary is the report printed at the end of a run.
+func (s *Stats) Summary() string {
+	var b strings.Builder
+	el := s.Elapsed()
+	fmt.Fprintf(&b, "bot summary after %s\n", el.Round(time.Millisecond))
+	fmt.Fprintf(&b, "  logins           %d (%d failed)\n", s.Logins.Load(), s.LoginFailures.Load())
+	fmt.Fprintf(&b, "  room entries     %d, entry failures %d: ROOM_FULL %d (%.2f%% of attempts), DRAINING %d; directories with no room %d; rooms with no free seat %d\n",
+		s.Entries.Load(), s.EntryFailures.Load(), s.RoomFull.Load(), 100*s.RoomFullRate(), s.Draining.Load(), s.NoRoom.Load(), s.NoSeat.Load())
+	fmt.Fprintf(&b, "  games finished   %d (%.2f/s), %d by escape; scores zero-sum in %d, not in %d\n",
+		s.Games.Load(), s.GamesPerSecond(), s.Escapes.Load(), s.ZeroSum.Load(), s.NonZeroSum.Load())
+	fmt.Fprintf(&b, "  moves            %d (%d auto-played by the server, %d too late), chats %d, visits completed %d\n",
+		s.Moves.Load(), s.AutoMoves.Load(), s.LateMoves.Load(), s.Chats.Load(), s.Visits.Load())
+	b.WriteString("  latency          count      p50      p90      p99    p99.9      max\n")
+	for _, h := range []struct {
+		name string
+		h    *Histogram
+	}{{"login", &s.Login}, {"directory", &s.Directory}, {"enter room", &s.Enter}, {"move delivery", &s.MoveDelivery}, {"ping", &s.Ping}} {
+		fmt.Fprintf(&b, "    %-14s %7d %8s %8s %8s %8s %8s\n", h.name, h.h.Count(),
+			fmtDur(h.h.Quantile(.5)), fmtDur(h.h.Quantile(.9)), fmtDur(h.h.Quantile(.99)), fmtDur(h.h.Quantile(.999)), fmtDur(h.h.Max()))
+	}
+	fmt.Fprintf(&b, "  held seats       IN_OTHER_ROOM %d, resumed and left %d (a previous visit's leave timed out)\n", s.InOtherRoom.Load(), s.Resumed.Load())
+	fmt.Fprintf(&b, "  connections lost %d, requests failed by timeout or network %d\n", s.Dropped.Load(), s.NetFailures.Load())
+	fmt.Fprintf(&b, "  protocol errors  %d", s.ProtocolErrs.Load())
+	for _, e := range s.ProtocolErrors() {
+		fmt.Fprintf(&b, "\n    %s", e)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}

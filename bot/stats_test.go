@@ -1,0 +1,143 @@
+package bot
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gamehall/gamehall/hall"
+)
+
+func TestHistogramQuantiles(t *testing.T) {
+	cases := []struct {
+		name   string
+		values []time.Duration
+		q      float64
+		want   time.Duration
+	}{
+		{"empty", nil, 0.5, 0},
+		{"one value", []time.Duration{3 * time.Millisecond}, 0.99, 3 * time.Millisecond},
+		{"sub-32µs exact", []time.Duration{5 * time.Microsecond, 7 * time.Microsecond, 9 * time.Microsecond}, 0.5, 7 * time.Microsecond},
+		{"median of 1..1000ms", seq(1000, time.Millisecond), 0.5, 500 * time.Millisecond},
+		{"p99 of 1..1000ms", seq(1000, time.Millisecond), 0.99, 990 * time.Millisecond},
+		{"max bounds the top", seq(10, time.Second), 1, 10 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var h Histogram
+			for _, v := range tc.values {
+				h.Record(v)
+			}
+			got := h.Quantile(tc.q)
+			// Buckets keep values within 1/32.
+			if diff := got - tc.want; diff < -tc.want/30 || diff > tc.want/30 {
+				t.Fatalf("q%.2f = %s, want %s ±3%%", tc.q, got, tc.want)
+			}
+			if h.Count() != uint64(len(tc.values)) {
+				t.Fatalf("count %d, want %d", h.Count(), len(tc.values))
+			}
+		})
+	}
+}
+
+func seq(n int, unit time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = time.Duration(i+1) * unit
+	}
+	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+func TestBucketsAreMonotonic(t *testing.T) {
+	prev := -1
+	for us := uint64(0); us < 1<<22; us += 1 + us/64 {
+		b := bucketOf(us)
+		if b < prev {
+			t.Fatalf("bucket of %dµs is %d, below the previous %d", us, b, prev)
+		}
+		if mid := bucketMid(b); mid < float64(us)*0.96 || mid > float64(us)*1.04+1 {
+			t.Fatalf("bucket %d of %dµs has middle %.0f", b, us, mid)
+		}
+		prev = b
+	}
+}
+
+func TestStatsSummary(t *testing.T) {
+	s := NewStats()
+	s.Entries.Add(97)
+	s.EntryFailures.Add(3)
+	s.RoomFull.Add(3)
+	s.Games.Add(10)
+	s.ZeroSum.Add(10)
+	s.MoveDelivery.Record(2 * time.Millisecond)
+	s.ProtocolError("move: ILLEGAL_MOVE")
+	s.ProtocolError("move: ILLEGAL_MOVE")
+	if got := s.RoomFullRate(); got != 0.03 {
+		t.Fatalf("room full rate %v, want 0.03", got)
+	}
+	sum := s.Summary()
+	for _, want := range []string{"ROOM_FULL 3 (3.00% of attempts)", "games finished   10", "move delivery", "2.0ms", "protocol errors  2", "move: ILLEGAL_MOVE: 2"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+	if p := s.Progress(); !strings.Contains(p, "entry failures 3 (room full 3)") || !strings.Contains(p, "errors 2") {
+		t.Errorf("progress line %q", p)
+	}
+}
+
+func TestChooseRoom(t *testing.T) {
+	room := func(n, players int) hall.Room {
+		return hall.Room{Room: n, Players: players, Capacity: 100, Address: "a", Port: 1}
+	}
+	cases := []struct {
+		name    string
+		rooms   []hall.Room
+		tried   map[int]bool
+		allowed []int // rooms it may pick
+		none    bool
+		seats   int
+	}{
+		{"fresh shard: the two lowest empty rooms", []hall.Room{room(3, 0), room(1, 0), room(2, 0)}, nil, []int{1, 2}, false, 0},
+		{"never a nearly full room", []hall.Room{room(1, 95), room(2, 40), room(3, 50), room(4, 85), room(5, 0), room(6, 0), room(7, 0)}, nil, []int{2, 3, 5, 6}, false, 0},
+		{"tried rooms are skipped, empty ones too", []hall.Room{room(1, 0), room(2, 40), room(3, 0), room(4, 0)}, map[int]bool{1: true}, []int{2, 3, 4}, false, 0},
+		{"skips rooms already tried", []hall.Room{room(1, 40), room(2, 40), room(3, 40), room(4, 40)}, map[int]bool{1: true, 2: true}, []int{3, 4}, false, 0},
+		{"all nearly full: any room with a seat", []hall.Room{room(1, 100), room(2, 95), room(3, 99)}, nil, []int{2, 3}, false, 0},
+		{"all full: none", []hall.Room{room(1, 100), room(2, 100)}, nil, nil, true, 0},
+		{"empty directory: none", nil, nil, nil, true, 0},
+		{"rooms with more people than seats count as full at the seats", []hall.Room{room(1, 70), room(2, 40), room(3, 60)}, nil, []int{2, 3}, false, 75},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			seen := map[int]bool{}
+			for i := 0; i < 200; i++ {
+				r, ok := chooseRoom(tc.rooms, tc.tried, tc.seats, rng)
+				if tc.none {
+					if ok {
+						t.Fatalf("chose room %d; want none", r.Room)
+					}
+					return
+				}
+				if !ok {
+					t.Fatal("chose no room")
+				}
+				seen[r.Room] = true
+			}
+			for n := range seen {
+				ok := false
+				for _, a := range tc.allowed {
+					ok = ok || a == n
+				}
+				if !ok {
+					t.Fatalf("chose room %d; allowed %v", n, tc.allowed)
+				}
+			}
+			if len(seen) != len(tc.allowed) {
+				t.Fatalf("over 200 choices saw rooms %v; want each of %v (some randomness)", seen, tc.allowed)
+			}
+		})
+	}
+}

@@ -1,0 +1,529 @@
+// Package local runs the whole platform in one process: login, the hall, and
+// the game-server shards of every Region, from the same Region objects
+// `kubectl apply` takes. Each Region is scaled by the operator's own policy
+// (package scaling): a shard is a gameserver.Server on a free loopback port,
+// "create" starts one, "drain" takes it out of the hall's directory, "delete"
+// stops it once empty, "undrain" puts it back.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	v1 "github.com/gamehall/gamehall/api/v1alpha1"
+	"github.com/gamehall/gamehall/gameserver"
+	"github.com/gamehall/gamehall/hall"
+	"github.com/gamehall/gamehall/login"
+	"github.com/gamehall/gamehall/presence"
+	"github.com/gamehall/gamehall/scaling"
+	"github.com/gamehall/gamehall/ticket"
+)
+
+// Config of local mode. Zero fields take the defaults noted.
+type Config struct {
+	Regions []v1.Region
+	// Listen is the address of login and the hall (127.0.0.1:8080).
+	Listen string
+	// ShardHost is the interface shards listen on and the address the hall
+	// hands to clients (127.0.0.1).
+	ShardHost string
+	// Presence is the presence store; nil: an in-memory one, closed by Run.
+	Presence presence.Store
+	// ScaleEvery is how often each Region's scaling policy runs (1s).
+	ScaleEvery time.Duration
+	// ShutdownGrace is how long shutdown waits for players to leave drained
+	// shards before disconnecting them (10s).
+	ShutdownGrace time.Duration
+	// Shard, if set, adjusts each shard's configuration before it starts
+	// (tests make bots' moves unthrottled, for instance).
+	Shard func(*gameserver.Config)
+	Log   logr.Logger
+}
+
+// Local is the running platform.
+type Local struct {
+	cfg     Config
+	log     logr.Logger
+	keys    *ticket.Keyring
+	store   presence.Store
+	ownPres bool
+	source  *hall.StaticSource
+	hall    *hall.Server
+	httpSrv *http.Server
+	ln      net.Listener
+	hallURL string
+	stopNow chan struct{}
+	stopped sync.Once
+
+	mu      sync.Mutex
+	regions []*region // in Config order
+	closing bool      // shutdown started: the hall lists nothing more
+	wg      sync.WaitGroup
+}
+
+type region struct {
+	spec       v1.Region
+	policy     scaling.Policy
+	shards     map[int32]*shard
+	belowSince time.Time
+	last       scaling.Decision
+	peak       int   // most serving shards seen
+	created    int64 // shards started since the beginning
+	deleted    int64
+}
+
+type shard struct {
+	index        int32
+	name         string
+	srv          *gameserver.Server
+	cancel       context.CancelFunc
+	done         chan struct{} // closed when Run returned
+	draining     bool          // out of the directory (scaling's drain)
+	drainStarted time.Time
+	stopping     bool // deleted: Drain called, waiting for Run to return
+}
+
+// New checks the configuration and builds the platform; Start binds it.
+func New(cfg Config) (*Local, error) {
+	if len(cfg.Regions) == 0 {
+		return nil, errors.New("local: no Regions")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8080"
+	}
+	if cfg.ShardHost == "" {
+		cfg.ShardHost = "127.0.0.1"
+	}
+	if cfg.ScaleEvery <= 0 {
+		cfg.ScaleEvery = time.Second
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	l := &Local{cfg: cfg, log: cfg.Log, store: cfg.Presence, source: hall.NewStaticSource(), stopNow: make(chan struct{})}
+	names := map[string]bool{}
+	for _, r := range cfg.Regions {
+		if names[r.Name] {
+			return nil, fmt.Errorf("local: Region %q given twice", r.Name)
+		}
+		names[r.Name] = true
+		p := PolicyOf(&r)
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("local: Region %q: %w", r.Name, err)
+		}
+		l.regions = append(l.regions, &region{spec: r, policy: p, shards: map[int32]*shard{}})
+	}
+	// A fresh key per run: tickets only need to outlive this process.
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	keys, err := ticket.NewKeyring(map[string][]byte{"local": secret}, "local")
+	if err != nil {
+		return nil, err
+	}
+	l.keys = keys
+	return l, nil
+}
+
+// PolicyOf is the scaling policy of a Region, as the operator reads it.
+func PolicyOf(r *v1.Region) scaling.Policy {
+	p := scaling.Policy{
+		MinShards:              r.Spec.MinShards,
+		MaxShards:              r.Spec.MaxShards,
+		ShardCapacity:          r.ShardCapacity(),
+		TargetOccupancyPercent: r.Spec.Scaling.TargetOccupancyPercent,
+		ScaleDownDelay:         r.Spec.Scaling.ScaleDownDelay.Duration,
+	}
+	if r.Spec.Scaling.DrainTimeout != nil {
+		p.DrainTimeout = r.Spec.Scaling.DrainTimeout.Duration
+	}
+	return p
+}
+
+// Start binds the hall's address (the error says so when it is in use),
+// starts login and the hall and the minimum shards of every Region. Run
+// serves afterwards.
+func (l *Local) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", l.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("hall address %s: %w (use --listen to pick another)", l.cfg.Listen, unwrapSyscall(err))
+	}
+	l.ln = ln
+	l.hallURL = "http://" + ln.Addr().String()
+	if l.store == nil {
+		l.store, l.ownPres = presence.NewMemory(), true
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ls, err := login.New(login.Config{Guest: true, HallURL: l.hallURL},
+		login.Deps{Keys: l.keys, Presence: l.store, Log: l.log.WithName("login"), Metrics: reg})
+	if err != nil {
+		l.closeEarly()
+		return err
+	}
+	hs, err := hall.New(hall.Config{Name: "local", AdvertiseURL: l.hallURL, MaxClients: 0},
+		hall.Deps{Keys: l.keys, Presence: l.store, Source: l.source, Dial: hall.DialShard, Log: l.log.WithName("hall"), Metrics: reg})
+	if err != nil {
+		l.closeEarly()
+		return err
+	}
+	l.hall = hs
+	mux := http.NewServeMux()
+	ls.Register(mux)
+	hs.Register(mux)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Local mode is a development tool: profiles help find where a load test
+	// spends its time.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		login.WriteError(w, http.StatusNotFound, login.CodeNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	l.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.regions {
+		if err := l.scaleLocked(ctx, r, time.Now()); err != nil {
+			l.stopShardsLocked()
+			l.closeEarly()
+			return err
+		}
+	}
+	l.publishLocked()
+	return nil
+}
+
+func (l *Local) closeEarly() {
+	l.ln.Close()
+	if l.ownPres {
+		l.store.Close()
+	}
+}
+
+// unwrapSyscall keeps "address already in use" and drops the net.OpError
+// prefix that repeats the address.
+func unwrapSyscall(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
+}
+
+// HallURL is where clients log in and find the directory.
+func (l *Local) HallURL() string { return l.hallURL }
+
+// Keys are the ticket keys (tests mint tickets with them).
+func (l *Local) Keys() *ticket.Keyring { return l.keys }
+
+// StopNow makes a running shutdown disconnect the remaining players at once
+// instead of waiting for them to leave (a second Ctrl-C).
+func (l *Local) StopNow() { l.stopped.Do(func() { close(l.stopNow) }) }
+
+// Run serves until ctx ends, then drains: shards take no new players, the
+// players still in rooms get ShutdownGrace (or until StopNow) to leave, the
+// rest are disconnected, and every goroutine Run started has returned when it
+// returns.
+func (l *Local) Run(ctx context.Context) error {
+	if l.ln == nil {
+		return errors.New("local: Run before Start")
+	}
+	// Watch streams are hijacked connections that http.Server.Shutdown does
+	// not close; their request contexts derive from this one.
+	baseCtx, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	l.httpSrv.BaseContext = func(net.Listener) context.Context { return baseCtx }
+	hallCtx, stopHall := context.WithCancel(context.Background())
+	defer stopHall()
+	var bg sync.WaitGroup
+	bg.Go(func() { _ = l.hall.Run(hallCtx) })
+	bg.Go(func() { _ = l.httpSrv.Serve(l.ln) })
+	l.log.Info("local mode serving", "hall", l.hallURL, "regions", len(l.regions))
+
+	tick := time.NewTicker(l.cfg.ScaleEvery)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case now := <-tick.C:
+			l.mu.Lock()
+			for _, r := range l.regions {
+				if err := l.scaleLocked(ctx, r, now); err != nil {
+					l.log.Error(err, "scaling", "region", r.spec.Name)
+				}
+			}
+			l.publishLocked()
+			l.mu.Unlock()
+		}
+	}
+
+	// Shutdown: the hall lists nothing more, the shards drain.
+	l.mu.Lock()
+	l.closing = true
+	l.source.Set(nil, nil)
+	var pending []*shard
+	for _, r := range l.regions {
+		for _, s := range r.shards {
+			s.srv.Drain()
+			pending = append(pending, s)
+		}
+	}
+	l.mu.Unlock()
+	players := 0
+	for _, s := range pending {
+		players += s.srv.Stats().Players
+	}
+	if players > 0 {
+		l.log.Info("draining: waiting for players to leave", "players", players, "grace", l.cfg.ShutdownGrace)
+	}
+	grace := time.NewTimer(l.cfg.ShutdownGrace)
+	defer grace.Stop()
+wait:
+	for _, s := range pending {
+		select {
+		case <-s.done:
+		case <-grace.C:
+			break wait
+		case <-l.stopNow:
+			break wait
+		}
+	}
+	l.mu.Lock()
+	l.stopShardsLocked()
+	l.mu.Unlock()
+	l.wg.Wait()
+
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = l.httpSrv.Shutdown(sctx)
+	cancelBase()
+	stopHall()
+	bg.Wait()
+	l.httpSrv.Close()
+	if l.ownPres {
+		l.store.Close()
+	}
+	l.log.Info("local mode stopped")
+	return nil
+}
+
+// stopShardsLocked disconnects every shard's players; l.wg.Wait waits for them.
+func (l *Local) stopShardsLocked() {
+	for _, r := range l.regions {
+		for _, s := range r.shards {
+			s.cancel()
+		}
+	}
+}
+
+// observeLocked is the scaling input of r. Shards being deleted are left out:
+// they are gone as far as the policy is concerned.
+func (l *Local) observeLocked(r *region, now time.Time) scaling.Input {
+	in := scaling.Input{Policy: r.policy, Now: now, BelowSince: r.belowSince}
+	for _, s := range r.shards {
+		if s.stopping {
+			continue
+		}
+		in.Shards = append(in.Shards, scaling.Shard{
+			Index: s.index, Players: int64(s.srv.Stats().Players), Ready: true, Running: true,
+			Draining: s.draining, DrainStarted: s.drainStarted,
+		})
+	}
+	sort.Slice(in.Shards, func(i, j int) bool { return in.Shards[i].Index < in.Shards[j].Index })
+	return in
+}
+
+// scaleLocked runs r's policy and acts on it until it asks for nothing more
+// (bounded, so one tick stays short; the next tick goes on).
+func (l *Local) scaleLocked(ctx context.Context, r *region, now time.Time) error {
+	for step := 0; step < 16; step++ {
+		d, err := scaling.Decide(l.observeLocked(r, now))
+		if err != nil {
+			return err
+		}
+		r.belowSince, r.last = d.BelowSince, d
+		log := l.log.WithValues("region", r.spec.Name, "shard", d.Index)
+		switch d.Action {
+		case scaling.None:
+			return nil
+		case scaling.Create:
+			if old, ok := r.shards[d.Index]; ok && old.stopping {
+				return nil // its previous life is still stopping; next tick
+			}
+			if err := l.startShardLocked(ctx, r, d.Index); err != nil {
+				return fmt.Errorf("starting shard %d: %w", d.Index, err)
+			}
+			log.Info("shard created", "reason", d.Reason)
+		case scaling.Drain:
+			s := r.shards[d.Index]
+			s.draining, s.drainStarted = true, now
+			log.Info("shard draining", "reason", d.Reason)
+		case scaling.Undrain:
+			s := r.shards[d.Index]
+			s.draining, s.drainStarted = false, time.Time{}
+			log.Info("shard un-drained", "reason", d.Reason)
+		case scaling.Delete:
+			s := r.shards[d.Index]
+			s.stopping = true
+			s.srv.Drain() // Run returns once its last player left
+			if d.CutOff > 0 {
+				log.Info("drain timeout: disconnecting the players left", "players", d.CutOff)
+				s.cancel()
+			}
+			r.deleted++
+			log.Info("shard deleted", "reason", d.Reason)
+		}
+		serving := 0
+		for _, s := range r.shards {
+			if !s.draining && !s.stopping {
+				serving++
+			}
+		}
+		r.peak = max(r.peak, serving)
+	}
+	return nil
+}
+
+func (l *Local) startShardLocked(ctx context.Context, r *region, index int32) error {
+	spec := r.spec.Spec
+	cfg := gameserver.Config{
+		Shard:         r.spec.Name + "-" + strconv.Itoa(int(index)),
+		Region:        r.spec.Name,
+		Game:          spec.Game,
+		FirstRoom:     int(index)*int(spec.RoomsPerShard) + 1,
+		Rooms:         int(spec.RoomsPerShard),
+		RoomCapacity:  int(spec.RoomCapacity),
+		TablesPerRoom: int(spec.TablesPerRoom),
+		Addr:          net.JoinHostPort(l.cfg.ShardHost, "0"),
+		InternalAddr:  net.JoinHostPort(l.cfg.ShardHost, "0"),
+	}
+	if spec.Scaling.DrainTimeout != nil {
+		cfg.DrainTimeout = spec.Scaling.DrainTimeout.Duration
+	}
+	if l.cfg.Shard != nil {
+		l.cfg.Shard(&cfg)
+	}
+	srv, err := gameserver.New(cfg, gameserver.Deps{Verifier: l.keys, Presence: l.store, Logger: l.log.WithName("shard")})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	// Shards outlive ctx: shutdown drains them first and cancels them itself.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &shard{index: index, name: cfg.Shard, srv: srv, cancel: cancel, done: make(chan struct{})}
+	r.shards[index] = s
+	r.created++
+	l.wg.Go(func() {
+		err := srv.Run(sctx)
+		cancel()
+		close(s.done)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if r.shards[index] == s {
+			delete(r.shards, index)
+		}
+		if !s.stopping && sctx.Err() == nil {
+			l.log.Error(err, "shard stopped on its own; the policy will replace it", "shard", s.name)
+		}
+		l.publishLocked()
+	})
+	return nil
+}
+
+// publishLocked hands the hall the current topology.
+func (l *Local) publishLocked() {
+	if l.closing {
+		return
+	}
+	var regions []hall.RegionInfo
+	var shards []hall.ShardInfo
+	for _, r := range l.regions {
+		regions = append(regions, hall.RegionInfo{Name: r.spec.Name, Game: r.spec.Spec.Game, DisplayName: r.spec.Title()})
+		for _, s := range r.shards {
+			if s.stopping {
+				continue
+			}
+			port := s.srv.Addr().(*net.TCPAddr).Port
+			cfg := s.srv.Config()
+			shards = append(shards, hall.ShardInfo{
+				Name: s.name, Region: r.spec.Name, Game: r.spec.Spec.Game,
+				Address: l.cfg.ShardHost, Port: port, InternalURL: "http://" + s.srv.InternalAddr().String(),
+				FirstRoom: cfg.FirstRoom, Rooms: cfg.Rooms, RoomCapacity: cfg.RoomCapacity,
+				Ready: true, Draining: s.draining,
+			})
+		}
+	}
+	sort.Slice(shards, func(i, j int) bool { return shards[i].Name < shards[j].Name })
+	l.source.Set(regions, shards)
+}
+
+// RegionStatus is one Region's state, as `kubectl get region` would show it.
+type RegionStatus struct {
+	Name           string
+	Shards         int // running, draining included
+	DrainingShards int
+	PeakShards     int // most serving shards at once since Start
+	Created        int64
+	Deleted        int64
+	Players        int64
+	Capacity       int64 // of the serving shards
+	Decision       string
+}
+
+// Status reports every Region.
+func (l *Local) Status() []RegionStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []RegionStatus
+	for _, r := range l.regions {
+		st := RegionStatus{Name: r.spec.Name, PeakShards: r.peak, Created: r.created, Deleted: r.deleted, Decision: r.last.Reason}
+		for _, s := range r.shards {
+			st.Shards++
+			st.Players += int64(s.srv.Stats().Players)
+			if s.draining || s.stopping {
+				st.DrainingShards++
+			} else {
+				st.Capacity += r.spec.ShardCapacity()
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// ShardStats is every running shard's room occupancy (tests check that no
+// room ever holds more than its capacity).
+func (l *Local) ShardStats() []gameserver.Stats {
+	l.mu.Lock()
+	var srvs []*gameserver.Server
+	for _, r := range l.regions {
+		for _, s := range r.shards {
+			srvs = append(srvs, s.srv)
+		}
+	}
+	l.mu.Unlock()
+	out := make([]gameserver.Stats, 0, len(srvs))
+	for _, s := range srvs {
+		out = append(out, s.Stats())
+	}
+	return out
+}
