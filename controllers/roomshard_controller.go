@@ -363,15 +363,20 @@ func setDrainingCondition(shard *gamehallv1.RoomShard) {
 
 var errTemplate = errors.New("invalid game-server pod template")
 
-// DefaultSigningKeySecret holds the ticket signing keys that game servers
-// run from the default template mount (a Region with its own pod template
-// mounts its own and sets GAMEHALL_SIGNING_KEYS).
-const DefaultSigningKeySecret = "gamehall-signing-keys"
+// DefaultSigningKeySecret is the Secret of ticket signing keys that shards
+// mount when their Region names none (the API server defaults the field to
+// it; an object that skipped defaulting gets the same).
+const DefaultSigningKeySecret = gamehallv1.DefaultSigningKeySecretName
+
+// signingKeysVolume is the pod volume GameServerFor adds for the Region's
+// signing-key Secret; a template volume of the same name is replaced.
+const signingKeysVolume = "gamehall-signing-keys"
 
 // GameServerFor builds the n-th GameServer of a shard from its Region's pod
 // template (or the default image): the players' TCP port, the counters, the
-// labels the hall and the operator select by, and the environment the game
-// server reads (GAMEHALL_*).
+// labels the hall and the operator select by, the Region's signing-key
+// Secret mounted read-only, and the environment the game server reads
+// (GAMEHALL_*, see cmd/gamehall/gameserver.go).
 func GameServerFor(shard *gamehallv1.RoomShard, region *gamehallv1.Region, n int32, defaultImage string) (*agonesv1.GameServer, error) {
 	tmpl := &corev1.PodTemplateSpec{}
 	if region.Spec.Template != nil {
@@ -381,15 +386,7 @@ func GameServerFor(shard *gamehallv1.RoomShard, region *gamehallv1.Region, n int
 		if defaultImage == "" {
 			return nil, fmt.Errorf("%w: Region %q has no containers and the operator no --gameserver-image", errTemplate, shard.Spec.Region)
 		}
-		// The default game server verifies tickets with the signing keys the
-		// sample Hall uses (config/samples): the Secret DefaultSigningKeySecret.
-		tmpl.Spec.Containers = []corev1.Container{{
-			Name: GameServerContainer, Image: defaultImage, Args: []string{"gameserver"},
-			Env:          []corev1.EnvVar{{Name: "GAMEHALL_SIGNING_KEYS", Value: HallSigningKeysDir}},
-			VolumeMounts: []corev1.VolumeMount{{Name: "signing-keys", MountPath: HallSigningKeysDir, ReadOnly: true}},
-		}}
-		tmpl.Spec.Volumes = append(tmpl.Spec.Volumes, corev1.Volume{Name: "signing-keys",
-			VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: DefaultSigningKeySecret}}})
+		tmpl.Spec.Containers = []corev1.Container{{Name: GameServerContainer, Image: defaultImage, Args: []string{"gameserver"}}}
 	}
 	ci := 0
 	for i, c := range tmpl.Spec.Containers {
@@ -404,7 +401,12 @@ func GameServerFor(shard *gamehallv1.RoomShard, region *gamehallv1.Region, n int
 	if c.Image == "" {
 		return nil, fmt.Errorf("%w: container %q has no image", errTemplate, c.Name)
 	}
-	setEnv(c, map[string]string{
+	// The shard verifies tickets with the keys the halls sign with.
+	setVolume(&tmpl.Spec, corev1.Volume{Name: signingKeysVolume,
+		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: region.SigningKeySecret()}}})
+	setMount(c, corev1.VolumeMount{Name: signingKeysVolume, MountPath: HallSigningKeysDir, ReadOnly: true})
+	env := map[string]string{
+		"GAMEHALL_SIGNING_KEYS":    HallSigningKeysDir,
 		"GAMEHALL_SHARD":           shard.Name, // the shard's identity in presence
 		"GAMEHALL_REGION":          shard.Spec.Region,
 		"GAMEHALL_GAME":            shard.Spec.Game,
@@ -414,7 +416,13 @@ func GameServerFor(shard *gamehallv1.RoomShard, region *gamehallv1.Region, n int
 		"GAMEHALL_TABLES_PER_ROOM": strconv.Itoa(int(shard.Spec.TablesPerRoom)),
 		"GAMEHALL_PORT":            strconv.Itoa(PlayersPort),
 		"GAMEHALL_INTERNAL_PORT":   strconv.Itoa(InternalPort),
-	})
+	}
+	// Shared with the halls: one session, one room per game. When the Region
+	// names no Redis, a template's own GAMEHALL_REDIS stands.
+	if a := region.Spec.Presence.RedisAddress; a != "" {
+		env["GAMEHALL_REDIS"] = a
+	}
+	setEnv(c, env)
 	setPort(c, corev1.ContainerPort{Name: InternalPortName, ContainerPort: InternalPort, Protocol: corev1.ProtocolTCP})
 
 	labels := map[string]string{
@@ -468,6 +476,29 @@ func setEnv(c *corev1.Container, env map[string]string) {
 	for _, k := range sortedKeys(env) {
 		c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: env[k]})
 	}
+}
+
+// setVolume adds v to the pod, replacing a volume of the same name.
+func setVolume(spec *corev1.PodSpec, v corev1.Volume) {
+	for i := range spec.Volumes {
+		if spec.Volumes[i].Name == v.Name {
+			spec.Volumes[i] = v
+			return
+		}
+	}
+	spec.Volumes = append(spec.Volumes, v)
+}
+
+// setMount adds m to the container, dropping any mount of the same volume
+// or at the same path (two mounts at one path make the pod invalid).
+func setMount(c *corev1.Container, m corev1.VolumeMount) {
+	mounts := c.VolumeMounts[:0]
+	for _, x := range c.VolumeMounts {
+		if x.Name != m.Name && x.MountPath != m.MountPath {
+			mounts = append(mounts, x)
+		}
+	}
+	c.VolumeMounts = append(mounts, m)
 }
 
 func setPort(c *corev1.Container, p corev1.ContainerPort) {

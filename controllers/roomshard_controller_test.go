@@ -5,6 +5,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -116,6 +117,84 @@ func TestGameServerForTemplate(t *testing.T) {
 	rg.Spec.Template.Spec.Containers = nil
 	_, err = GameServerFor(shard, rg, 0, "")
 	g.Expect(err).To(MatchError(ContainSubstring(`Region "r" has no containers and the operator no --gameserver-image`)))
+}
+
+// Every GameServer mounts its Region's signing-key Secret read-only and
+// points GAMEHALL_SIGNING_KEYS at it, and gets GAMEHALL_REDIS when the Region
+// names a presence store: whether the Region brings its own template or not.
+func TestGameServerForSigningKeysAndPresence(t *testing.T) {
+	tests := []struct {
+		name       string
+		secret     string // Region's signingKeySecretName
+		redis      string
+		wantRedis  string // "": no GAMEHALL_REDIS
+		noTemplate bool
+		mod        func(*corev1.PodSpec) // the Region's template, before
+		wantSecret string
+	}{
+		{name: "default secret, no redis", wantSecret: DefaultSigningKeySecret},
+		{name: "own secret and redis", secret: "zone-keys", redis: "redis.gamehall:6379", wantRedis: "redis.gamehall:6379", wantSecret: "zone-keys"},
+		{name: "default template", noTemplate: true, secret: "k", redis: "10.0.0.9:6379", wantRedis: "10.0.0.9:6379", wantSecret: "k"},
+		{name: "region redis replaces the template's", redis: "r:1", wantRedis: "r:1", wantSecret: DefaultSigningKeySecret, mod: func(p *corev1.PodSpec) {
+			p.Containers[0].Env = append(p.Containers[0].Env, envVar("GAMEHALL_REDIS", "stale:1"))
+		}},
+		// A template's own Redis stands when the Region names none.
+		{name: "template mount at the same path is replaced", secret: "k2", wantSecret: "k2", wantRedis: "own:1", mod: func(p *corev1.PodSpec) {
+			p.Volumes = append(p.Volumes, corev1.Volume{Name: "mine", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+			p.Containers[0].VolumeMounts = append(p.Containers[0].VolumeMounts,
+				corev1.VolumeMount{Name: "mine", MountPath: HallSigningKeysDir}, corev1.VolumeMount{Name: "cache", MountPath: "/cache"})
+			p.Containers[0].Env = append(p.Containers[0].Env, envVar("GAMEHALL_REDIS", "own:1"), envVar("GAMEHALL_SIGNING_KEYS", "/elsewhere"))
+		}},
+		{name: "template volume of our name is replaced", wantSecret: DefaultSigningKeySecret, mod: func(p *corev1.PodSpec) {
+			p.Volumes = append(p.Volumes, corev1.Volume{Name: signingKeysVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := NewWithT(t)
+			rg := region("ns", "r", 0, 1, time.Second)
+			rg.Spec.SigningKeySecretName, rg.Spec.Presence.RedisAddress = tt.secret, tt.redis
+			if tt.noTemplate {
+				rg.Spec.Template = nil
+			}
+			if tt.mod != nil {
+				tt.mod(&rg.Spec.Template.Spec)
+			}
+			gs, err := GameServerFor(newRoomShard(rg, 0), rg, 0, "default:1")
+			g.Expect(err).NotTo(HaveOccurred())
+			pod := gs.Spec.Template.Spec
+			var secrets []string
+			for _, v := range pod.Volumes {
+				if v.Secret != nil {
+					secrets = append(secrets, v.Name+"="+v.Secret.SecretName)
+				}
+				g.Expect(v.Name == signingKeysVolume && v.Secret == nil).To(BeFalse(), "our volume is the Secret")
+			}
+			g.Expect(secrets).To(Equal([]string{signingKeysVolume + "=" + tt.wantSecret}))
+			c := pod.Containers[0]
+			var atKeys []corev1.VolumeMount
+			for _, m := range c.VolumeMounts {
+				if m.MountPath == HallSigningKeysDir {
+					atKeys = append(atKeys, m)
+				}
+			}
+			g.Expect(atKeys).To(Equal([]corev1.VolumeMount{{Name: signingKeysVolume, MountPath: HallSigningKeysDir, ReadOnly: true}}))
+			vars := map[string][]string{}
+			for _, e := range c.Env {
+				vars[e.Name] = append(vars[e.Name], e.Value)
+			}
+			g.Expect(vars).To(HaveKeyWithValue("GAMEHALL_SIGNING_KEYS", []string{HallSigningKeysDir}))
+			if tt.wantRedis == "" {
+				g.Expect(vars).NotTo(HaveKey("GAMEHALL_REDIS"))
+			} else {
+				g.Expect(vars).To(HaveKeyWithValue("GAMEHALL_REDIS", []string{tt.wantRedis}))
+			}
+			if tt.mod != nil && len(rg.Spec.Template.Spec.Containers[0].VolumeMounts) > 0 {
+				g.Expect(c.VolumeMounts).To(ContainElement(corev1.VolumeMount{Name: "cache", MountPath: "/cache"}), "other mounts stay")
+				g.Expect(rg.Spec.Template.Spec.Containers[0].VolumeMounts).To(HaveLen(2), "the Region's template is not modified")
+			}
+		})
+	}
 }
 
 // Deleting a RoomShard deletes its GameServer before the shard goes.

@@ -63,6 +63,23 @@ type RegionSpec struct {
 	// +optional
 	Scaling ScalingSpec `json:"scaling,omitempty"`
 
+	// signingKeySecretName is the Secret (same namespace) holding the ticket
+	// signing keys, one per key id, that the shards verify players' tickets
+	// with: the same Secret as the Halls that list this Region. The operator
+	// mounts it read-only into the game-server container.
+	// +kubebuilder:default=gamehall-signing-keys
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	SigningKeySecretName string `json:"signingKeySecretName,omitempty"`
+
+	// presence configures the presence store the shards share with the halls
+	// (one room per game per player, superseded sessions kicked). Empty
+	// redisAddress: each shard keeps presence in memory (development only:
+	// players logged in through a hall are then unknown to the shard).
+	// +optional
+	Presence PresenceSpec `json:"presence,omitempty"`
+
 	// template is the game-server pod template (as in an Agones GameServer).
 	// The operator adds the gamehall environment and ports to the container
 	// named "gameserver" (or the first one). When empty, the operator's
@@ -171,6 +188,18 @@ func (s ScalingSpec) ScaleDownDelayDuration() time.Duration {
 func (r *Region) ShardCapacity() int64 {
 	return int64(r.Spec.RoomsPerShard) * int64(r.Spec.RoomCapacity)
 }
+
+// SigningKeySecret is signingKeySecretName, or its default when unset (an
+// object that did not pass through the API server's defaulting).
+func (r *Region) SigningKeySecret() string {
+	if r.Spec.SigningKeySecretName == "" {
+		return DefaultSigningKeySecretName
+	}
+	return r.Spec.SigningKeySecretName
+}
+
+// DefaultSigningKeySecretName is signingKeySecretName's default.
+const DefaultSigningKeySecretName = "gamehall-signing-keys"
 
 // Title is the name the hall shows: displayName, or the object's name.
 func (r *Region) Title() string {
