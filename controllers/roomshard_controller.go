@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -51,6 +52,14 @@ type RoomShardReconciler struct {
 	Recorder events.EventRecorder
 	Config   Config
 	Now      func() time.Time // nil: time.Now
+
+	// failedSince remembers, per failed GameServer UID, when this process
+	// first saw it fail (a time.Time), or that it replaced it (replaced{}).
+	// The cache may not show our last status write or delete yet, so the
+	// Ready condition alone would announce the same failure twice, restart
+	// its backoff, or replace the same GameServer again. One small entry per
+	// crash, for the life of the process.
+	failedSince sync.Map
 }
 
 // +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards,verbs=get;list;watch;update;patch
@@ -235,24 +244,40 @@ func (r *RoomShardReconciler) replace(ctx context.Context, shard *gamehallv1.Roo
 	failures := st.Restarts + 1
 	wait := scaling.ReplacementBackoff(failures, r.Config.ReplaceBackoffBase, r.Config.ReplaceBackoffMax)
 	msg := fmt.Sprintf("GameServer %s is %s; replacement %d after a %s backoff", current.Name, current.Status.State, failures, wait)
-	prev := meta.FindStatusCondition(st.Conditions, gamehallv1.ConditionReady)
-	if prev == nil || prev.Reason != gamehallv1.ReasonGameServerFailed {
+	var since time.Time
+	if seen, ok := r.failedSince.Load(current.UID); ok {
+		t, pending := seen.(time.Time)
+		if !pending {
+			// Already replaced: the cache has not caught up with the delete.
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		since = t
+	} else if prev := meta.FindStatusCondition(st.Conditions, gamehallv1.ConditionReady); prev != nil && prev.Reason == gamehallv1.ReasonGameServerFailed {
+		// Seen by an earlier operator process: its condition keeps the time.
+		since = prev.LastTransitionTime.Time
+		r.failedSince.Store(current.UID, since)
+	} else {
+		since = r.now()
+		r.failedSince.Store(current.UID, since)
 		event(r.Recorder, shard, true, EventGameServerFailed, "Replace", "GameServer %s is %s; replacing it in %s", current.Name, current.Status.State, wait)
-		// The condition's transition time marks when the failure was seen.
-		meta.RemoveStatusCondition(&st.Conditions, gamehallv1.ConditionReady)
 	}
 	setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonGameServerFailed, msg)
-	since := meta.FindStatusCondition(st.Conditions, gamehallv1.ConditionReady).LastTransitionTime.Time
+	// The condition's transition time records when the failure was seen.
+	meta.FindStatusCondition(st.Conditions, gamehallv1.ConditionReady).LastTransitionTime = metav1.NewTime(since)
 	if left := since.Add(wait).Sub(r.now()); left > 0 {
 		return ctrl.Result{RequeueAfter: left}, nil
 	}
 	if err := r.Delete(ctx, current); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, fmt.Errorf("delete failed GameServer %s: %w", current.Name, err)
 	}
+	r.failedSince.Store(current.UID, replaced{})
 	metricReplacements.Inc()
 	event(r.Recorder, shard, true, EventGameServerReplaced, "Replace", "replaced %s GameServer %s (restart %d)", current.Status.State, current.Name, failures)
 	return r.create(ctx, shard, failures)
 }
+
+// replaced marks a failed GameServer this process already replaced.
+type replaced struct{}
 
 func (r *RoomShardReconciler) create(ctx context.Context, shard *gamehallv1.RoomShard, n int32) (ctrl.Result, error) {
 	st := &shard.Status

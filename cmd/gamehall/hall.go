@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
-	ctrl "sigs.k8s.io/controller-runtime/pkg/client/config"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/gamehall/gamehall/hall"
 	"github.com/gamehall/gamehall/hall/kubesource"
@@ -57,6 +57,8 @@ func runHall(args []string) int {
 		return 2
 	}
 	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, nil))
+	// The Kubernetes source logs through controller-runtime: give it ours.
+	ctrl.SetLogger(log)
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "gamehall hall: "+format+"\n", a...)
 		return 1
