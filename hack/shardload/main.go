@@ -390,7 +390,7 @@ func main() {
 	if *internal != "" {
 		if p50, p99, n, err := serverDelivery("http://" + *internal + "/metrics"); err == nil {
 			show := func(d time.Duration) string {
-				if d == time.Duration(math.MaxInt64) {
+				if d < 0 || d == time.Duration(math.MaxInt64) { // the +Inf bucket
 					return ">1s"
 				}
 				return "≤" + d.String()
