@@ -49,7 +49,7 @@ type region struct {
 	// Watchers follow the chain head.next… without taking d.mu: each
 	// node's ready channel closes once its next is set.
 	head     *delta
-	sentinel *delta        // the chain's start, version 0
+	sentinel *delta        // the chain's start, version 0; nil once delta 1 leaves the ring
 	latest   atomic.Uint64 // head's version, readable without d.mu
 	gone     chan struct{} // closed when the region is removed
 
@@ -220,6 +220,12 @@ func (d *directory) publish() int {
 		r.head.next = dl
 		close(r.head.ready)
 		r.head = dl
+		if r.version > uint64(d.ringSize) {
+			// Delta 1 has left the ring: version 0 can no longer be
+			// resumed, and holding the sentinel would keep the whole
+			// chain (every delta ever made) in memory.
+			r.sentinel = nil
+		}
 		r.latest.Store(dl.version)
 		n++
 	}
@@ -246,13 +252,19 @@ func (d *directory) nodeAt(r *region, v uint64) (*delta, bool) {
 	if v == r.version {
 		return r.head, true
 	}
-	if v > r.version || r.version-v >= uint64(len(r.ring)) {
+	if v > r.version {
 		return nil, false
 	}
-	// The ring never holds the version-0 sentinel; it is still the start
-	// of the chain as long as the ring has not wrapped.
+	// The ring never holds the version-0 sentinel, so the range check
+	// below cannot find it. Version 0 is a real client version: a
+	// snapshot taken before the first publish already carries the
+	// (pending) rooms at version 0. The sentinel is kept while delta 1
+	// is still in the ring (publish drops it after).
 	if v == 0 {
-		return r.sentinel, len(r.ring) < d.ringSize
+		return r.sentinel, r.sentinel != nil
+	}
+	if r.version-v >= uint64(len(r.ring)) {
+		return nil, false
 	}
 	return r.ring[int((v-1)%uint64(d.ringSize))], true
 }
@@ -261,7 +273,10 @@ func (d *directory) nodeAt(r *region, v uint64) (*delta, bool) {
 // most once per version and per snapshotEvery, however many clients ask;
 // while one request builds a newer one, others get the previous one. A
 // snapshot is never wrong, only possibly a little old: it carries its
-// version, and watchers continue with the deltas after it.
+// version, and watchers continue with the deltas after it. It may also
+// hold changes not yet published (rooms changed since its version): the
+// next delta carries those rooms' full state again, so applying it is
+// harmless, and a client may resume from the snapshot's version.
 func (d *directory) snapshotOf(r *region) *snapshot {
 	cur := r.snap.Load()
 	if cur != nil && (cur.version == r.latest.Load() || time.Since(cur.built) < snapshotEvery) {
@@ -280,7 +295,8 @@ func (d *directory) snapshotOf(r *region) *snapshot {
 		d.mu.RUnlock()
 		return s
 	}
-	version, players, capacity, node := r.version, r.players, r.capacity, r.head
+	// r.info is rewritten by setRegions under d.mu: copy the name here.
+	name, version, players, capacity, node := r.info.Name, r.version, r.players, r.capacity, r.head
 	rooms := make([]Room, 0, len(r.rooms))
 	for _, rm := range r.rooms {
 		rooms = append(rooms, rm)
@@ -292,7 +308,7 @@ func (d *directory) snapshotOf(r *region) *snapshot {
 	body.Grow(len(rooms) * 96)
 	writeHead := func(typ string) {
 		body.WriteString(`{"type":"` + typ + `","region":`)
-		writeString(&body, r.info.Name)
+		writeString(&body, name)
 		body.WriteString(`,"epoch":`)
 		writeString(&body, r.epoch)
 		body.WriteString(`,"version":` + strconv.FormatUint(version, 10))

@@ -80,6 +80,40 @@ func TestRingKeepsRecentDeltas(t *testing.T) {
 	}
 }
 
+// TestResumeFromVersionZero: a snapshot taken before the first publish
+// holds the pending rooms at version 0; a client holding it resumes from
+// the chain's start while delta 1 is in the ring, and not after.
+func TestResumeFromVersionZero(t *testing.T) {
+	d := newDirectory("e", 4)
+	d.setRegions([]RegionInfo{{Name: "r"}})
+	r := d.regions["r"]
+	d.setShard(nil, "r", "s0", rooms("s0", 1, 2, 0), time.Now())
+	if s := decode(t, d.snapshotOf(r).watch); s.Version != 0 || len(s.Rooms) != 2 {
+		t.Fatalf("snapshot before the first publish: %+v", s)
+	}
+	for v := 1; v <= 5; v++ {
+		d.setShard(nil, "r", "s0", rooms("s0", 1, 2, v), time.Now())
+		d.publish()
+		n, ok := d.nodeAt(r, 0)
+		if want := v <= 4; ok != want {
+			t.Fatalf("at version %d: nodeAt(0) ok = %v, want %v", v, ok, want)
+		}
+		if !ok {
+			if r.sentinel != nil {
+				t.Fatal("sentinel kept after delta 1 left the ring")
+			}
+			continue
+		}
+		// The chain from version 0 yields every delta in order.
+		for want := uint64(1); want <= uint64(v); want++ {
+			<-n.ready
+			if n = n.next; n.version != want {
+				t.Fatalf("at version %d: chain gave %d, want %d", v, n.version, want)
+			}
+		}
+	}
+}
+
 func TestSetShard(t *testing.T) {
 	d := newDirectory("e", 16)
 	d.setRegions([]RegionInfo{{Name: "r"}})

@@ -55,7 +55,13 @@ func TestDirectoryFollowsShards(t *testing.T) {
 	}
 
 	tok := e.player("reader")
-	snap := e.rooms("ddz-1", tok)
+	// A served snapshot may be up to snapshotEvery (250ms) old: wait until
+	// it has caught up with what the watcher has, then check its content.
+	var snap hall.WatchMessage
+	eventually(t, "a snapshot as recent as the watcher's view", func() bool {
+		snap = e.rooms("ddz-1", tok)
+		return snap.Version >= w.version
+	})
 	if snap.Type != "snapshot" || len(snap.Rooms) != 10 || snap.Version == 0 || snap.Epoch == "" || snap.Players != 2 || snap.Capacity != 100 {
 		t.Fatalf("snapshot %+v", snap)
 	}

@@ -219,10 +219,21 @@ func (e *hallEnv) watch(region, query string) *watcher {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+e.url[len("http"):]+"/v1/regions/"+region+"/watch"+query,
-		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + e.player("watcher")}}})
-	if err != nil {
-		e.t.Fatal(err)
+	opts := &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + e.player("watcher")}}}
+	var c *websocket.Conn
+	for {
+		var resp *http.Response
+		var err error
+		c, resp, err = websocket.Dial(ctx, "ws"+e.url[len("http"):]+"/v1/regions/"+region+"/watch"+query, opts)
+		if err == nil {
+			break
+		}
+		// The hall applies source.Set asynchronously (Run reads the
+		// source's channel): a region just set may not exist for a moment.
+		if resp == nil || resp.StatusCode != http.StatusNotFound || ctx.Err() != nil {
+			e.t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	c.SetReadLimit(64 << 20)
 	w := &watcher{t: e.t, c: c, msgs: make(chan hall.WatchMessage, 1024), errc: make(chan error, 1), view: map[int]hall.Room{}}

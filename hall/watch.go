@@ -82,9 +82,10 @@ func (h *Server) watch(ctx context.Context, c *websocket.Conn, reg *region, resu
 	if resume {
 		h.dir.mu.RLock()
 		n, ok := h.dir.nodeAt(reg, since)
+		name := reg.info.Name // setRegions rewrites reg.info under d.mu
 		h.dir.mu.RUnlock()
 		if ok {
-			msg := []byte(`{"type":"resume","region":` + quote(reg.info.Name) + `,"epoch":` + quote(reg.epoch) + `,"version":` + strconv.FormatUint(since, 10) + `}`)
+			msg := []byte(`{"type":"resume","region":` + quote(name) + `,"epoch":` + quote(reg.epoch) + `,"version":` + strconv.FormatUint(since, 10) + `}`)
 			if err := write(msg); err != nil {
 				return err
 			}
