@@ -50,8 +50,12 @@ test: envtest ## Run every test: unit tests, envtest suites (real kube-apiserver
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-race
-test-race: envtest ## Run the game server, client and hall tests under the race detector.
-	go test -race $(GO_TEST_FLAGS) ./gameserver/... ./client/... ./hall/... ./presence/... ./login/...
+test-race: envtest ## Run the data-plane tests (shard, client, hall, presence, login, local) under the race detector.
+	go test -race $(GO_TEST_FLAGS) ./gameserver/... ./client/... ./protocol/... ./hall/... ./presence/... ./login/... ./local/...
+
+.PHONY: test-race-shard
+test-race-shard: ## Run the shard's, the protocol's and the client's tests under the race detector (CI).
+	go test -race $(GO_TEST_FLAGS) ./gameserver/... ./client/... ./protocol/...
 
 ##@ Build
 
