@@ -8,7 +8,7 @@
 //	hallload serve -rooms 1000 -changes 5000 > /tmp/serve.out &
 //	hallload watch -url $(head -1 /tmp/serve.out) -watchers 10000
 //
-// See docs/bench-hall.md for the recorded runs.
+// See docs/benchmarks.md ("Login and hall") for the recorded runs.
 package main
 
 import (
