@@ -116,23 +116,7 @@ func runBot(args []string) int {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	if !*quiet {
-		wg.Go(func() {
-			every := time.Second
-			if !out.tty {
-				every = 10 * time.Second
-			}
-			t := time.NewTicker(every)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					out.done()
-					return
-				case <-t.C:
-					out.status(r.Stats().Progress())
-				}
-			}
-		})
+		wg.Go(func() { out.repaint(done, r.Stats().Progress) })
 	}
 	st, err := r.Run(ctx)
 	close(done)

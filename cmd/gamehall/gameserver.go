@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
 	"github.com/gamehall/gamehall/gameserver"
@@ -85,9 +84,7 @@ func runGameServer(args []string) int {
 	}
 	var store presence.Store
 	if *redisAddr != "" {
-		store = presence.NewRedis(redis.NewClient(&redis.Options{
-			Addr: *redisAddr, DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		}), *redisPrefix)
+		store = presence.NewRedis(newRedisClient(*redisAddr), *redisPrefix)
 	} else {
 		log.Info("no --redis: presence is in memory; players must log in through this process, so use it for tests only")
 		store = presence.NewMemory()

@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -81,9 +80,7 @@ func runHall(args []string) int {
 	}
 	var store presence.Store
 	if *redisAddr != "" {
-		store = presence.NewRedis(redis.NewClient(&redis.Options{
-			Addr: *redisAddr, DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		}), *redisPrefix)
+		store = presence.NewRedis(newRedisClient(*redisAddr), *redisPrefix)
 	} else {
 		log.Info("no --redis: presence is in memory; run one replica only and no kicks reach shards")
 		store = presence.NewMemory()

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
 	v1 "github.com/gamehall/gamehall/api/v1alpha1"
@@ -94,7 +93,7 @@ func runLocal(args []string) int {
 		s := r.Region.Spec
 		fmt.Fprintf(out, "region %s (%s, from %s): %d–%d shards of %d rooms × %d players, target %d%%, scale-down delay %s\n",
 			r.Region.Name, r.Region.Title(), r.Where, s.MinShards, s.MaxShards, s.RoomsPerShard, s.RoomCapacity,
-			s.Scaling.TargetOccupancyPercent, s.Scaling.ScaleDownDelay.Duration)
+			s.Scaling.TargetOccupancyPercent, s.Scaling.ScaleDownDelayDuration())
 	}
 	soft, hard, ferr := raiseFDLimit()
 	if ferr != nil {
@@ -108,7 +107,7 @@ func runLocal(args []string) int {
 
 	var store presence.Store
 	if *redisAddr != "" {
-		rc := redis.NewClient(&redis.Options{Addr: *redisAddr, DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second})
+		rc := newRedisClient(*redisAddr)
 		pctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		err := rc.Ping(pctx).Err()
 		cancel()
@@ -149,7 +148,7 @@ func runLocal(args []string) int {
 	statusDone := make(chan struct{})
 	var wg sync.WaitGroup
 	if !*quiet {
-		wg.Go(func() { statusLoop(out, l, statusDone) })
+		wg.Go(func() { out.repaint(statusDone, func() string { return regionStatus(l) }) })
 	}
 	err = l.Run(ctx)
 	close(statusDone)
@@ -161,37 +160,22 @@ func runLocal(args []string) int {
 	return 0
 }
 
-// statusLoop repaints one status line every second on a terminal, or
-// prints one every 10 seconds otherwise.
-func statusLoop(out *statusWriter, l *local.Local, done <-chan struct{}) {
-	every := time.Second
-	if !out.tty {
-		every = 10 * time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			out.done()
-			return
-		case <-t.C:
+// regionStatus is local mode's status line: shards and occupancy per Region.
+func regionStatus(l *local.Local) string {
+	var parts []string
+	for _, r := range l.Status() {
+		occ := int64(0)
+		if r.Capacity > 0 {
+			occ = r.Players * 100 / r.Capacity
 		}
-		var parts []string
-		for _, r := range l.Status() {
-			occ := int64(0)
-			if r.Capacity > 0 {
-				occ = r.Players * 100 / r.Capacity
-			}
-			s := fmt.Sprintf("%s: %d shards", r.Name, r.Shards)
-			if r.DrainingShards > 0 {
-				s += fmt.Sprintf(" (%d draining)", r.DrainingShards)
-			}
-			s += fmt.Sprintf(", %d players (%d%%)", r.Players, occ)
-			parts = append(parts, s)
+		s := fmt.Sprintf("%s: %d shards", r.Name, r.Shards)
+		if r.DrainingShards > 0 {
+			s += fmt.Sprintf(" (%d draining)", r.DrainingShards)
 		}
-		out.status(time.Now().Format("15:04:05") + "  " + strings.Join(parts, " | "))
+		s += fmt.Sprintf(", %d players (%d%%)", r.Players, occ)
+		parts = append(parts, s)
 	}
+	return time.Now().Format("15:04:05") + "  " + strings.Join(parts, " | ")
 }
 
 // statusWriter lets log lines and a repainted status line share a terminal:
@@ -227,6 +211,26 @@ func (s *statusWriter) status(line string) {
 	}
 	io.WriteString(s.w, "\r\033[K"+line)
 	s.shown = true
+}
+
+// repaint shows line() as the status line every second on a terminal, or
+// prints it every 10 seconds otherwise, until done is closed.
+func (s *statusWriter) repaint(done <-chan struct{}, line func() string) {
+	every := time.Second
+	if !s.tty {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			s.done()
+			return
+		case <-t.C:
+			s.status(line())
+		}
+	}
 }
 
 // done ends the status line so the next output starts on its own line.

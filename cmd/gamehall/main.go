@@ -7,6 +7,9 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // command is one subcommand. Each lives in its own file and registers itself
@@ -53,4 +56,11 @@ func main() {
 		os.Exit(2)
 	}
 	os.Exit(c.run(os.Args[2:]))
+}
+
+// newRedisClient is the presence store's Redis client for every subcommand:
+// short timeouts, so a Redis that stops answering fails a request instead of
+// holding it.
+func newRedisClient(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second})
 }
