@@ -33,7 +33,6 @@ import (
 type RegionReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
-	Now      func() time.Time // nil: time.Now
 	// MaxActions bounds the scaling writes of one Reconcile (0: 100), so a
 	// Region going from 0 to 1,000 shards does not take 1,000 reconciles, yet
 	// one call never holds the worker for long.
@@ -50,13 +49,6 @@ type RegionReconciler struct {
 // +kubebuilder:rbac:groups=gamehall.dev,resources=regions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-
-func (r *RegionReconciler) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
-}
 
 // Reconcile takes the scaling steps the policy asks for, then writes status.
 func (r *RegionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -92,21 +84,6 @@ func (r *RegionReconciler) forget(key types.NamespacedName, name string) {
 	}
 	metricPlayers.DeleteLabelValues(name)
 	metricDesired.DeleteLabelValues(name)
-}
-
-// Policy is the Region's scaling spec as the pure policy takes it.
-func Policy(region *gamehallv1.Region) scaling.Policy {
-	p := scaling.Policy{
-		MinShards:              region.Spec.MinShards,
-		MaxShards:              region.Spec.MaxShards,
-		ShardCapacity:          region.ShardCapacity(),
-		TargetOccupancyPercent: region.Spec.Scaling.TargetOccupancyPercent,
-		ScaleDownDelay:         region.Spec.Scaling.ScaleDownDelayDuration(),
-	}
-	if region.Spec.Scaling.DrainTimeout != nil {
-		p.DrainTimeout = region.Spec.Scaling.DrainTimeout.Duration
-	}
-	return p
 }
 
 // observed is one shard as the policy and the status see it.
@@ -148,7 +125,7 @@ func (r *RegionReconciler) reconcileNormal(ctx context.Context, region *gamehall
 	}
 	terminating := len(list.Items) - len(shards)
 
-	policy := Policy(region)
+	policy := scaling.PolicyOf(region)
 	r.mu.Lock()
 	if r.belowSince == nil {
 		r.belowSince = map[types.NamespacedName]time.Time{}
@@ -168,7 +145,7 @@ func (r *RegionReconciler) reconcileNormal(ctx context.Context, region *gamehall
 		actions int
 	)
 	for {
-		now := r.now()
+		now := time.Now()
 		in := scaling.Input{Policy: policy, Now: now, BelowSince: below}
 		for _, s := range shards {
 			in.Shards = append(in.Shards, s.shard)

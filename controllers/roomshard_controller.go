@@ -51,7 +51,6 @@ type RoomShardReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
 	Config   Config
-	Now      func() time.Time // nil: time.Now
 
 	// failedSince remembers, per failed GameServer UID, when this process
 	// first saw it fail (a time.Time), or that it replaced it (replaced{}).
@@ -68,13 +67,6 @@ type RoomShardReconciler struct {
 // +kubebuilder:rbac:groups=gamehall.dev,resources=regions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=agones.dev,resources=gameservers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-
-func (r *RoomShardReconciler) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
-}
 
 // Reconcile brings one RoomShard's GameServer in line with its spec.
 func (r *RoomShardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -257,14 +249,14 @@ func (r *RoomShardReconciler) replace(ctx context.Context, shard *gamehallv1.Roo
 		since = prev.LastTransitionTime.Time
 		r.failedSince.Store(current.UID, since)
 	} else {
-		since = r.now()
+		since = time.Now()
 		r.failedSince.Store(current.UID, since)
 		event(r.Recorder, shard, true, EventGameServerFailed, "Replace", "GameServer %s is %s; replacing it in %s", current.Name, current.Status.State, wait)
 	}
 	setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonGameServerFailed, msg)
 	// The condition's transition time records when the failure was seen.
 	meta.FindStatusCondition(st.Conditions, gamehallv1.ConditionReady).LastTransitionTime = metav1.NewTime(since)
-	if left := since.Add(wait).Sub(r.now()); left > 0 {
+	if left := time.Until(since.Add(wait)); left > 0 {
 		return ctrl.Result{RequeueAfter: left}, nil
 	}
 	if err := r.Delete(ctx, current); client.IgnoreNotFound(err) != nil {
@@ -359,7 +351,7 @@ func (r *RoomShardReconciler) mirror(shard *gamehallv1.RoomShard, gs *agonesv1.G
 	players := gs.Status.Counters[CounterPlayers].Count
 	if players != st.Players || st.LastReportTime == nil {
 		if _, reported := gs.Status.Counters[CounterPlayers]; reported {
-			t := metav1.NewTime(r.now())
+			t := metav1.NewTime(time.Now())
 			st.LastReportTime = &t
 		}
 	}

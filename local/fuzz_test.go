@@ -7,6 +7,7 @@ import (
 	v1 "github.com/gamehall/gamehall/api/v1alpha1"
 	"github.com/gamehall/gamehall/config/crd"
 	"github.com/gamehall/gamehall/internal/crdschema"
+	"github.com/gamehall/gamehall/scaling"
 )
 
 // FuzzAdmitDocument feeds arbitrary bytes (a user's YAML file) through the
@@ -39,7 +40,7 @@ func FuzzAdmitDocument(f *testing.F) {
 			if r.Spec.Game != v1.GameDouDizhu || r.Spec.MinShards > r.Spec.MaxShards || r.ShardCapacity() <= 0 || r.ShardCapacity() > 100000 {
 				t.Fatalf("admitted an invalid Region: %+v", r.Spec)
 			}
-			if p := PolicyOf(r); p.Validate() != nil {
+			if p := scaling.PolicyOf(r); p.Validate() != nil {
 				t.Fatalf("admitted Region has an invalid policy: %v", p.Validate())
 			}
 		}

@@ -121,7 +121,7 @@ func New(cfg Config) (*Local, error) {
 			return nil, fmt.Errorf("local: Region %q given twice", r.Name)
 		}
 		names[r.Name] = true
-		p := PolicyOf(&r)
+		p := scaling.PolicyOf(&r)
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("local: Region %q: %w", r.Name, err)
 		}
@@ -138,21 +138,6 @@ func New(cfg Config) (*Local, error) {
 	}
 	l.keys = keys
 	return l, nil
-}
-
-// PolicyOf is the scaling policy of a Region, as the operator reads it.
-func PolicyOf(r *v1.Region) scaling.Policy {
-	p := scaling.Policy{
-		MinShards:              r.Spec.MinShards,
-		MaxShards:              r.Spec.MaxShards,
-		ShardCapacity:          r.ShardCapacity(),
-		TargetOccupancyPercent: r.Spec.Scaling.TargetOccupancyPercent,
-		ScaleDownDelay:         r.Spec.Scaling.ScaleDownDelay.Duration,
-	}
-	if r.Spec.Scaling.DrainTimeout != nil {
-		p.DrainTimeout = r.Spec.Scaling.DrainTimeout.Duration
-	}
-	return p
 }
 
 // Start binds the hall's address (the error says so when it is in use),

@@ -21,6 +21,7 @@ import (
 	v1 "github.com/gamehall/gamehall/api/v1alpha1"
 	"github.com/gamehall/gamehall/config/crd"
 	"github.com/gamehall/gamehall/internal/crdschema"
+	"github.com/gamehall/gamehall/scaling"
 )
 
 // Where is the place of one YAML document: its file and the line it starts on.
@@ -257,7 +258,7 @@ func admitDocument(s *crdschema.Schema, doc document) (*v1.Region, string, error
 	if r.Spec.Game == "" {
 		return nil, "", fmt.Errorf("Region %q has no spec: spec.game is required", name)
 	}
-	if err := PolicyOf(r).Validate(); err != nil {
+	if err := scaling.PolicyOf(r).Validate(); err != nil {
 		return nil, "", fmt.Errorf("Region %q: %v", name, err)
 	}
 	return r, "", nil
