@@ -374,21 +374,17 @@ func FuzzCounterUpdateBody(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		var req struct {
-			Count     jsonInt64 `json:"count"`
-			Capacity  jsonInt64 `json:"capacity"`
-			CountDiff jsonInt64 `json:"countDiff"`
-		}
+		var req counterUpdate
 		if json.Unmarshal([]byte(s), &req) != nil {
 			return
 		}
-		for _, v := range []jsonInt64{req.Count, req.Capacity, req.CountDiff} {
-			if !v.set {
+		for _, v := range []*agonessdk.Int64{req.Count, req.Capacity, req.CountDiff} {
+			if v == nil {
 				continue
 			}
-			var back jsonInt64
-			if err := json.Unmarshal([]byte(`"`+strconv.FormatInt(v.v, 10)+`"`), &back); err != nil || back != v {
-				t.Fatalf("%q: %d does not round-trip: %v %+v", s, v.v, err, back)
+			var back agonessdk.Int64
+			if err := json.Unmarshal([]byte(`"`+strconv.FormatInt(int64(*v), 10)+`"`), &back); err != nil || back != *v {
+				t.Fatalf("%q: %d does not round-trip: %v %+v", s, *v, err, back)
 			}
 		}
 	})

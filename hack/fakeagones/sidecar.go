@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agonesv1 "github.com/gamehall/gamehall/api/agones/v1"
+	"github.com/gamehall/gamehall/gameserver/agonessdk"
 )
 
 // Sidecar serves the Agones SDK REST API (shared/agones/sdk.swagger.json,
@@ -183,29 +184,6 @@ func (s *Sidecar) metadata(ctx context.Context, r *http.Request, kind string) er
 	return patchGameServer(ctx, s.Client, gs, map[string]any{"metadata": map[string]any{field: map[string]string{"agones.dev/sdk-" + kv.Key: kv.Value}}})
 }
 
-// int64s are strings in the gateway's JSON; numbers are accepted too.
-type jsonInt64 struct {
-	set bool
-	v   int64
-}
-
-func (j *jsonInt64) UnmarshalJSON(b []byte) error {
-	str := string(b)
-	if str == "null" {
-		return nil
-	}
-	// A string (the gateway's int64) or a bare number.
-	if len(str) >= 2 && str[0] == '"' && str[len(str)-1] == '"' {
-		str = str[1 : len(str)-1]
-	}
-	n, err := strconv.ParseInt(str, 10, 64)
-	if err != nil {
-		return fmt.Errorf("int64 value %s: %w", b, err)
-	}
-	j.set, j.v = true, n
-	return nil
-}
-
 type sdkCounter struct {
 	Name     string `json:"name"`
 	Count    string `json:"count"`
@@ -224,15 +202,19 @@ func (s *Sidecar) counter(ctx context.Context, name string) (any, error) {
 	return sdkCounter{name, strconv.FormatInt(c.Count, 10), strconv.FormatInt(c.Capacity, 10)}, nil
 }
 
+// counterUpdate is the CounterUpdateRequest body: int64s are strings in the
+// gateway's JSON (numbers are accepted too); nil means not sent.
+type counterUpdate struct {
+	Count     *agonessdk.Int64 `json:"count"`
+	Capacity  *agonessdk.Int64 `json:"capacity"`
+	CountDiff *agonessdk.Int64 `json:"countDiff"`
+}
+
 // updateCounter is PATCH /v1beta1/counters/{name} (CounterUpdateRequest):
 // count and capacity set, countDiff adds; the count must stay within
 // [0, capacity], as in Agones.
 func (s *Sidecar) updateCounter(ctx context.Context, r *http.Request, name string) (any, error) {
-	var req struct {
-		Count     jsonInt64 `json:"count"`
-		Capacity  jsonInt64 `json:"capacity"`
-		CountDiff jsonInt64 `json:"countDiff"`
-	}
+	var req counterUpdate
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
@@ -244,16 +226,18 @@ func (s *Sidecar) updateCounter(ctx context.Context, r *http.Request, name strin
 	if !ok {
 		return nil, &sdkError{codeNotFound, http.StatusNotFound, fmt.Sprintf("counter not found: %s (declare it in the GameServer's spec.counters)", name)}
 	}
-	if req.Capacity.set {
-		if req.Capacity.v < 0 {
-			return nil, &sdkError{codeOutOfRange, http.StatusBadRequest, fmt.Sprintf("counter %s: capacity %d is negative", name, req.Capacity.v)}
+	if req.Capacity != nil {
+		if *req.Capacity < 0 {
+			return nil, &sdkError{codeOutOfRange, http.StatusBadRequest, fmt.Sprintf("counter %s: capacity %d is negative", name, *req.Capacity)}
 		}
-		c.Capacity = req.Capacity.v
+		c.Capacity = int64(*req.Capacity)
 	}
-	if req.Count.set {
-		c.Count = req.Count.v
+	if req.Count != nil {
+		c.Count = int64(*req.Count)
 	}
-	c.Count += req.CountDiff.v
+	if req.CountDiff != nil {
+		c.Count += int64(*req.CountDiff)
+	}
 	if c.Count < 0 || c.Count > c.Capacity {
 		return nil, &sdkError{codeOutOfRange, http.StatusBadRequest, fmt.Sprintf("counter %s: count %d out of range [0, %d]", name, c.Count, c.Capacity)}
 	}
