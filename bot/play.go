@@ -1,0 +1,243 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gamehall/gamehall/client"
+	"github.com/gamehall/gamehall/protocol/pb"
+)
+
+var chatLines = []string{"gg", "nice one", "well played", "again?", "that bomb!", "lucky cards", "hi all", "ha"}
+
+// play sits down and plays games until the visit ends. It reports true when
+// the room had no free seat (the player left it at once).
+func (p *player) play(ctx context.Context, s *session, room int) (noSeat bool) {
+	st := p.r.stats
+	req := func(f func(ctx context.Context) error) error {
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return f(rctx)
+	}
+	chat := func(scope pb.ChatScope, line string) {
+		if err := req(func(c context.Context) error { return s.c.Chat(c, scope, line) }); err == nil {
+			st.Chats.Add(1)
+		} else if ctx.Err() == nil && !s.closed.Load() {
+			p.shardFailure("chat", err)
+		}
+	}
+	if p.rng.Float64() < p.r.cfg.ChatChance/2 {
+		chat(pb.ChatScope_ROOM, "hello everyone")
+	}
+	var ts *pb.TableState
+	err := req(func(c context.Context) (err error) { ts, err = s.c.QuickSeat(c); return })
+	if err != nil {
+		noSeat = client.Code(err) == pb.ErrorCode_NO_FREE_SEAT
+		if noSeat {
+			st.NoSeat.Add(1)
+		} else if ctx.Err() == nil && !s.closed.Load() {
+			p.shardFailure("quick seat", err)
+		}
+		_ = req(func(c context.Context) error { return s.c.LeaveRoom(c) })
+		return noSeat
+	}
+	st.Seated.Add(1)
+	defer st.Seated.Add(-1)
+	var v View
+	v.Reset(ts)
+
+	target := p.r.cfg.MinGames + p.rng.IntN(p.r.cfg.MaxGames-p.r.cfg.MinGames+1)
+	games := 0
+	leaving := false       // leave as soon as no game runs
+	var leaveBy time.Time  // after a stop: escape if the game still runs then
+	var moveSent time.Time // when our last move went out, for delivery latency
+	var moveKind pb.GameEventKind
+	needReady := true
+	timer := time.NewTimer(p.think() / 4) // the first Ready comes quickly
+	ping := time.NewTicker(10 * time.Second)
+	defer timer.Stop()
+	defer ping.Stop()
+	lastSent := time.Now()
+	stop := p.r.stop
+	var buf []event
+
+	leave := func() {
+		_ = req(func(c context.Context) error { return s.c.LeaveRoom(c) })
+		st.Visits.Add(1)
+	}
+	// handle applies the queued pushes; it reports true when the visit is over.
+	handle := func() bool {
+		buf = s.take(buf)
+		for _, e := range buf {
+			switch m := e.env.Msg.(type) {
+			case *pb.Envelope_GameEvent:
+				ev := m.GameEvent
+				if int(ev.Table) != v.Table || !v.Apply(ev) {
+					continue
+				}
+				if int(ev.Seat) == v.MySeat && !moveSent.IsZero() &&
+					(ev.Kind == pb.GameEventKind_BID || ev.Kind == pb.GameEventKind_PLAY || ev.Kind == pb.GameEventKind_PASS) {
+					if ev.Auto {
+						st.AutoMoves.Add(1)
+					} else if ev.Kind == moveKind || (moveKind == pb.GameEventKind_PLAY && ev.Kind == pb.GameEventKind_PASS) {
+						st.MoveDelivery.Record(e.at.Sub(moveSent))
+					}
+					moveSent = time.Time{}
+				}
+				switch ev.Kind {
+				case pb.GameEventKind_TURN:
+					if v.MyTurn() {
+						timer.Reset(p.think())
+					}
+				case pb.GameEventKind_GAME_OVER, pb.GameEventKind_ESCAPE:
+					p.gameOver(ev, v.MySeat)
+					games++
+					if games >= target {
+						leaving = true
+					}
+					if leaving {
+						if p.rng.Float64() < p.r.cfg.ChatChance {
+							chat(pb.ChatScope_TABLE, "bye, gg")
+						}
+						leave()
+						return true
+					}
+					if p.rng.Float64() < p.r.cfg.ChatChance {
+						chat(pb.ChatScope_TABLE, chatLines[p.rng.IntN(len(chatLines))])
+					}
+					needReady = true
+					timer.Reset(p.think())
+				}
+			case *pb.Envelope_Kicked:
+				st.ProtocolError("kicked: " + m.Kicked.Reason)
+				return true
+			}
+		}
+		return false
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-s.c.Done():
+			if !s.closed.Load() && ctx.Err() == nil {
+				st.Dropped.Add(1)
+				p.r.log.V(1).Info("connection lost", "account", p.account, "err", fmt.Sprint(s.c.Err()))
+			}
+			return false
+		case <-stop:
+			stop = nil
+			leaving = true
+			leaveBy = time.Now().Add(p.r.cfg.LeaveGrace)
+			if v.Phase == pb.GamePhase_WAITING || v.Phase == pb.GamePhase_GAME_PHASE_UNSPECIFIED {
+				leave()
+				return false
+			}
+		case <-ping.C:
+			if !leaveBy.IsZero() && time.Now().After(leaveBy) {
+				leave() // an escape: the game went on too long after the stop
+				return false
+			}
+			if time.Since(lastSent) >= 10*time.Second {
+				var rtt time.Duration
+				if err := req(func(c context.Context) (err error) { rtt, err = s.c.Ping(c); return }); err == nil {
+					st.Ping.Record(rtt)
+				}
+				lastSent = time.Now()
+			}
+		case <-s.signal:
+			if handle() {
+				return false
+			}
+		case <-timer.C:
+			// Apply what arrived meanwhile first: acting on an old view
+			// would bid after the bidding ended, for instance.
+			if handle() {
+				return false
+			}
+			if needReady && v.Phase == pb.GamePhase_WAITING {
+				needReady = false
+				err := req(func(c context.Context) error { return s.c.Ready(c) })
+				lastSent = time.Now()
+				if err != nil && client.Code(err) != pb.ErrorCode_GAME_IN_PROGRESS {
+					if ctx.Err() == nil && !s.closed.Load() {
+						p.shardFailure("ready", err)
+					}
+					return false
+				}
+				continue
+			}
+			if !v.MyTurn() {
+				continue
+			}
+			bid, cards := v.Choose()
+			moveNo := v.MoveNo
+			moveSent = time.Now()
+			lastSent = moveSent
+			var err error
+			if v.Phase == pb.GamePhase_BIDDING {
+				moveKind = pb.GameEventKind_BID
+				err = req(func(c context.Context) error { return s.c.Bid(c, bid) })
+			} else {
+				moveKind = pb.GameEventKind_PLAY
+				if cards == nil {
+					moveKind = pb.GameEventKind_PASS
+				}
+				err = req(func(c context.Context) error { return s.c.Play(c, cardBytes(cards)) })
+			}
+			if err == nil {
+				st.Moves.Add(1)
+				continue
+			}
+			moveSent = time.Time{}
+			// The answer comes after any events the server sent before it,
+			// so they are queued by now: if the game moved on without us,
+			// the turn timer played for us and the move was late, not wrong.
+			if handle() {
+				return false
+			}
+			late := v.MoveNo != moveNo
+			switch code := client.Code(err); {
+			case late, code == pb.ErrorCode_NOT_YOUR_TURN, code == pb.ErrorCode_NO_GAME:
+				st.LateMoves.Add(1)
+			default:
+				if ctx.Err() == nil && !s.closed.Load() {
+					p.shardFailure("move", err)
+					if pe := (*client.Error)(nil); errors.As(err, &pe) {
+						p.r.log.Info("move refused", "account", p.account, "code", pe.Code.String(), "msg", pe.Message,
+							"phase", v.Phase.String(), "hand", fmt.Sprint(v.Hand), "last", fmt.Sprint(v.Last), "play", fmt.Sprint(cards))
+					}
+				}
+			}
+		}
+	}
+}
+
+// gameOver checks the scores and counts the game once per table: by seat
+// 0, or for an escape by the lowest seat that did not escape.
+func (p *player) gameOver(ev *pb.GameEvent, mySeat int) {
+	st := p.r.stats
+	counter := 0
+	if ev.Kind == pb.GameEventKind_ESCAPE && ev.Seat == 0 {
+		counter = 1
+	}
+	if mySeat != counter {
+		return
+	}
+	st.Games.Add(1)
+	if ev.Kind == pb.GameEventKind_ESCAPE {
+		st.Escapes.Add(1)
+	}
+	sum := int64(0)
+	for _, s := range ev.Scores {
+		sum += int64(s)
+	}
+	if len(ev.Scores) == 3 && sum == 0 {
+		st.ZeroSum.Add(1)
+	} else {
+		st.NonZeroSum.Add(1)
+		st.ProtocolError(fmt.Sprintf("game over with scores %v (sum %d)", ev.Scores, sum))
+	}
+}

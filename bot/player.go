@@ -1,0 +1,337 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gamehall/gamehall/client"
+	"github.com/gamehall/gamehall/hall"
+	"github.com/gamehall/gamehall/protocol/pb"
+)
+
+// player is one simulated person.
+type player struct {
+	r       *Runner
+	account string
+	rng     *mrand.Rand
+}
+
+func (p *player) run(ctx context.Context) {
+	for first := true; ; first = false {
+		if !first {
+			// Come back later: exponentially distributed breaks.
+			if !p.sleep(ctx, time.Duration(p.rng.ExpFloat64()*float64(p.r.cfg.Break))) {
+				return
+			}
+		}
+		if ctx.Err() != nil || p.r.stopping() {
+			return
+		}
+		if p.r.sem != nil {
+			select {
+			case p.r.sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			case <-p.r.stop:
+				return
+			}
+		}
+		p.visit(ctx)
+		if p.r.sem != nil {
+			<-p.r.sem
+		}
+	}
+}
+
+// sleep waits d unless the run stops; it reports whether to go on.
+func (p *player) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-p.r.stop:
+	}
+	return false
+}
+
+func (p *player) think() time.Duration {
+	t := p.r.cfg.Think
+	return t/2 + time.Duration(p.rng.Int64N(int64(t)+1))
+}
+
+// visit is one stay: login, directory, a room, a few games, leave.
+func (p *player) visit(ctx context.Context) {
+	st := p.r.stats
+	t0 := time.Now()
+	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	lr, err := p.r.hall.login(lctx, p.account)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		st.LoginFailures.Add(1)
+		p.failure("login", err)
+		p.sleep(ctx, time.Second+time.Duration(p.rng.Int64N(int64(2*time.Second))))
+		return
+	}
+	st.Login.Record(time.Since(t0))
+	st.Logins.Add(1)
+	base := p.r.hall.base
+	if len(lr.Halls) > 0 && lr.Halls[0] != "" {
+		base = lr.Halls[0]
+	}
+	region, err := p.r.regionFor(ctx, p, base, lr.Ticket)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.failure("regions", err)
+			p.sleep(ctx, 2*time.Second)
+		}
+		return
+	}
+	// A room can have people standing when every table is taken (capacity
+	// above tables × 3): then the player tries another room.
+	tried := map[int]bool{}
+	for try := 0; try < 4; try++ {
+		conn, room := p.enter(ctx, base, region, lr.Ticket, tried)
+		if conn == nil {
+			return
+		}
+		noSeat := p.play(ctx, conn, room)
+		conn.close()
+		if !noSeat {
+			return
+		}
+		tried[room] = true
+	}
+}
+
+// enter chooses a room and enters it, trying others on ROOM_FULL. It returns
+// the connection (nil on failure).
+func (p *player) enter(ctx context.Context, base, region, ticket string, tried map[int]bool) (*session, int) {
+	st := p.r.stats
+	var conn *session
+	var next []hall.Room // rooms to try before looking at the directory again
+	for attempt := 0; attempt < 8; attempt++ {
+		if ctx.Err() != nil || p.r.stopping() {
+			break
+		}
+		if len(next) == 0 {
+			t0 := time.Now()
+			dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			rooms, err := p.r.hall.directory(dctx, base, region, ticket)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					p.failure("directory", err)
+					p.sleep(ctx, time.Second)
+				}
+				break
+			}
+			st.Directory.Record(time.Since(t0))
+			if room, ok := chooseRoom(rooms, tried, int(p.r.seats.Load()), p.rng); ok {
+				next = []hall.Room{room}
+			} else {
+				st.NoRoom.Add(1)
+				if !p.sleep(ctx, time.Second+time.Duration(p.rng.Int64N(int64(2*time.Second)))) {
+					break
+				}
+				clear(tried)
+				continue
+			}
+		}
+		room := next[0]
+		next = next[1:]
+		tried[room.Room] = true
+		addr := net.JoinHostPort(room.Address, strconv.Itoa(room.Port))
+		if conn != nil && conn.addr != addr {
+			conn.close()
+			conn = nil
+		}
+		if conn == nil {
+			dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			c, err := dial(dctx, p.r, addr, ticket)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					// The shard may have just stopped: try another room.
+					st.EntryFailures.Add(1)
+					p.r.log.V(1).Info("dial failed", "addr", addr, "err", err.Error())
+				}
+				continue
+			}
+			conn = c
+			if w := c.c.Welcome; w != nil && w.Resumed {
+				// A previous visit's seat was still held (its leave timed
+				// out): this connection took it over. Leave it; the visit
+				// starts afresh.
+				st.Resumed.Add(1)
+				lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+				_ = c.c.LeaveRoom(lctx)
+				cancel()
+			}
+		}
+		t0 := time.Now()
+		ectx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		rs, err := conn.c.EnterRoom(ectx, room.Room)
+		cancel()
+		if err == nil {
+			if n := int64(rs.TablesTotal) * 3; n > 0 {
+				p.r.seats.Store(n)
+			}
+			st.Enter.Record(time.Since(t0))
+			st.Entries.Add(1)
+			return conn, room.Room
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		st.EntryFailures.Add(1)
+		var pe *client.Error
+		if !errors.As(err, &pe) {
+			conn.close()
+			conn = nil
+			continue
+		}
+		switch pe.Code {
+		case pb.ErrorCode_ROOM_FULL:
+			st.RoomFull.Add(1)
+			// The shard names rooms of its own with seats: try one.
+			for _, n := range pe.Rooms {
+				if !tried[int(n)] {
+					next = append(next, hall.Room{Room: int(n), Address: room.Address, Port: room.Port})
+					break
+				}
+			}
+		case pb.ErrorCode_DRAINING, pb.ErrorCode_NO_SUCH_ROOM:
+			st.Draining.Add(1)
+			conn.close()
+			conn = nil
+		case pb.ErrorCode_UNAVAILABLE:
+			p.sleep(ctx, time.Second)
+		case pb.ErrorCode_IN_OTHER_ROOM:
+			// Presence still holds this account's seat from a previous
+			// connection (in its reconnect grace): one room per game is
+			// the rule. Come back later.
+			st.InOtherRoom.Add(1)
+			conn.close()
+			return nil, 0
+		default:
+			st.ProtocolError("enter: " + pe.Code.String())
+		}
+	}
+	if conn != nil {
+		conn.close()
+	}
+	return nil, 0
+}
+
+// chooseRoom picks a room as a person scanning the list would: never a
+// nearly full one (seats go while you click), busy rooms likelier than quiet
+// ones but the crowded ones less so, and of the empty rooms only the first
+// two in the list, so rooms open one after another rather than all at once.
+// seats, when known (from an earlier visit's room: tables × 3), is where a
+// room stops having seats even if it admits more people standing. It
+// reports false when no room has a seat.
+func chooseRoom(rooms []hall.Room, tried map[int]bool, seats int, rng *mrand.Rand) (hall.Room, bool) {
+	limit := func(r hall.Room) int {
+		if seats > 0 && seats < r.Capacity {
+			return seats
+		}
+		return r.Capacity
+	}
+	var cands []hall.Room
+	var weights []float64
+	var empty []hall.Room
+	for _, r := range rooms {
+		if tried[r.Room] || limit(r) <= 0 || r.Players*100 >= limit(r)*85 {
+			continue
+		}
+		if r.Players == 0 {
+			empty = append(empty, r)
+			continue
+		}
+		cands = append(cands, r)
+	}
+	slices.SortFunc(empty, func(a, b hall.Room) int { return a.Room - b.Room })
+	cands = append(cands, empty[:min(2, len(empty))]...)
+	if len(cands) == 0 {
+		// Everything is nearly full: any room with a seat left.
+		for _, r := range rooms {
+			if !tried[r.Room] && r.Players < limit(r) {
+				cands = append(cands, r)
+			}
+		}
+		if len(cands) == 0 {
+			return hall.Room{}, false
+		}
+		return cands[rng.IntN(len(cands))], true
+	}
+	total := 0.0
+	for _, r := range cands {
+		// People draw people, up to a point: (players + a tenth of the
+		// room) scaled by the share still free.
+		c := float64(limit(r))
+		w := (float64(r.Players) + c/10) * (c - float64(r.Players)) / c
+		weights = append(weights, w)
+		total += w
+	}
+	x := rng.Float64() * total
+	for i, w := range weights {
+		if x -= w; x <= 0 {
+			return cands[i], true
+		}
+	}
+	return cands[len(cands)-1], true
+}
+
+func (p *player) failure(what string, err error) {
+	var ae *APIError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ae) && ae.Status >= 500:
+		p.r.stats.NetFailures.Add(1)
+	case errors.As(err, &ae) && ae.Code == "RATE_LIMITED":
+		p.r.stats.NetFailures.Add(1)
+	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		p.r.stats.NetFailures.Add(1)
+	default:
+		p.r.stats.ProtocolError(what + ": " + errKind(err))
+	}
+	p.r.log.V(1).Info(what+" failed", "account", p.account, "err", err.Error())
+}
+
+// shardFailure counts a failed request on the shard connection: an error
+// answer is a protocol error, a timeout or a lost connection is not.
+func (p *player) shardFailure(what string, err error) {
+	if code := client.Code(err); code != pb.ErrorCode_ERROR_CODE_UNSPECIFIED {
+		p.r.stats.ProtocolError(what + ": " + code.String())
+		return
+	}
+	p.r.stats.NetFailures.Add(1)
+	p.r.log.V(1).Info(what+" failed", "account", p.account, "err", err.Error())
+}
+
+func errKind(err error) string {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return "network"
+	}
+	s := err.Error()
+	if len(s) > 60 {
+		s = s[:60]
+	}
+	return s
+}

@@ -1,0 +1,162 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	agonesv1 "github.com/gamehall/gamehall/api/agones/v1"
+	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
+)
+
+var errTemplate = errors.New("invalid game-server pod template")
+
+// DefaultSigningKeySecret is the Secret of ticket signing keys that shards
+// mount when their Region names none (the API server defaults the field to
+// it; an object that skipped defaulting gets the same).
+const DefaultSigningKeySecret = gamehallv1.DefaultSigningKeySecretName
+
+// signingKeysVolume is the pod volume GameServerFor adds for the Region's
+// signing-key Secret; a template volume of the same name is replaced.
+const signingKeysVolume = "gamehall-signing-keys"
+
+// GameServerFor builds the n-th GameServer of a shard from its Region's pod
+// template (or the default image): the players' TCP port, the counters, the
+// labels the hall and the operator select by, the Region's signing-key
+// Secret mounted read-only, and the environment the game server reads
+// (GAMEHALL_*, see cmd/gamehall/gameserver.go).
+func GameServerFor(shard *gamehallv1.RoomShard, region *gamehallv1.Region, n int32, defaultImage string) (*agonesv1.GameServer, error) {
+	tmpl := &corev1.PodTemplateSpec{}
+	if region.Spec.Template != nil {
+		tmpl = region.Spec.Template.DeepCopy()
+	}
+	if len(tmpl.Spec.Containers) == 0 {
+		if defaultImage == "" {
+			return nil, fmt.Errorf("%w: Region %q has no containers and the operator no --gameserver-image", errTemplate, shard.Spec.Region)
+		}
+		tmpl.Spec.Containers = []corev1.Container{{Name: GameServerContainer, Image: defaultImage, Args: []string{"gameserver"}}}
+	}
+	ci := 0
+	for i, c := range tmpl.Spec.Containers {
+		if c.Name == GameServerContainer {
+			ci = i
+		}
+	}
+	c := &tmpl.Spec.Containers[ci]
+	if c.Image == "" {
+		c.Image = defaultImage
+	}
+	if c.Image == "" {
+		return nil, fmt.Errorf("%w: container %q has no image", errTemplate, c.Name)
+	}
+	// The shard verifies tickets with the keys the halls sign with.
+	setVolume(&tmpl.Spec, corev1.Volume{Name: signingKeysVolume,
+		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: region.SigningKeySecret()}}})
+	setMount(c, corev1.VolumeMount{Name: signingKeysVolume, MountPath: HallSigningKeysDir, ReadOnly: true})
+	env := map[string]string{
+		"GAMEHALL_SIGNING_KEYS":    HallSigningKeysDir,
+		"GAMEHALL_SHARD":           shard.Name, // the shard's identity in presence
+		"GAMEHALL_REGION":          shard.Spec.Region,
+		"GAMEHALL_GAME":            shard.Spec.Game,
+		"GAMEHALL_FIRST_ROOM":      strconv.Itoa(int(shard.Spec.FirstRoom)),
+		"GAMEHALL_ROOMS":           strconv.Itoa(int(shard.Spec.Rooms)),
+		"GAMEHALL_ROOM_CAPACITY":   strconv.Itoa(int(shard.Spec.RoomCapacity)),
+		"GAMEHALL_TABLES_PER_ROOM": strconv.Itoa(int(shard.Spec.TablesPerRoom)),
+		"GAMEHALL_PORT":            strconv.Itoa(PlayersPort),
+		"GAMEHALL_INTERNAL_PORT":   strconv.Itoa(InternalPort),
+	}
+	// Shared with the halls: one session, one room per game. When the Region
+	// names no Redis, a template's own GAMEHALL_REDIS stands.
+	if a := region.Spec.Presence.RedisAddress; a != "" {
+		env["GAMEHALL_REDIS"] = a
+	}
+	setEnv(c, env)
+	setPort(c, corev1.ContainerPort{Name: InternalPortName, ContainerPort: InternalPort, Protocol: corev1.ProtocolTCP})
+
+	labels := map[string]string{
+		gamehallv1.LabelRegion:     shard.Spec.Region,
+		gamehallv1.LabelShardIndex: strconv.Itoa(int(shard.Spec.Index)),
+		gamehallv1.LabelRoomShard:  shard.Name,
+	}
+	if shard.Spec.Draining {
+		labels[gamehallv1.LabelDraining] = "true"
+	}
+	if tmpl.Labels == nil {
+		tmpl.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		if k != gamehallv1.LabelDraining {
+			tmpl.Labels[k] = v
+		}
+	}
+	name := c.Name
+	capacity := shard.Capacity()
+	return &agonesv1.GameServer{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        fmt.Sprintf("%s-gs%d", shard.Name, n),
+			Namespace:   shard.Namespace,
+			Labels:      labels,
+			Annotations: map[string]string{annotationReplacement: strconv.Itoa(int(n))},
+		},
+		Spec: agonesv1.GameServerSpec{
+			Container: name,
+			Ports: []agonesv1.GameServerPort{{
+				Name: PlayersPortName, PortPolicy: agonesv1.Dynamic, Container: &name,
+				ContainerPort: PlayersPort, Protocol: corev1.ProtocolTCP,
+			}},
+			Counters: map[string]agonesv1.CounterStatus{
+				CounterPlayers: {Count: 0, Capacity: capacity},
+				CounterRooms:   {Count: int64(shard.Spec.Rooms), Capacity: int64(shard.Spec.Rooms)},
+			},
+			Template: *tmpl,
+		},
+	}, nil
+}
+
+func setEnv(c *corev1.Container, env map[string]string) {
+	for i := 0; i < len(c.Env); {
+		if _, ours := env[c.Env[i].Name]; ours {
+			c.Env = append(c.Env[:i], c.Env[i+1:]...)
+			continue
+		}
+		i++
+	}
+	for _, k := range sortedKeys(env) {
+		c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: env[k]})
+	}
+}
+
+// setVolume adds v to the pod, replacing a volume of the same name.
+func setVolume(spec *corev1.PodSpec, v corev1.Volume) {
+	for i := range spec.Volumes {
+		if spec.Volumes[i].Name == v.Name {
+			spec.Volumes[i] = v
+			return
+		}
+	}
+	spec.Volumes = append(spec.Volumes, v)
+}
+
+// setMount adds m to the container, dropping any mount of the same volume
+// or at the same path (two mounts at one path make the pod invalid).
+func setMount(c *corev1.Container, m corev1.VolumeMount) {
+	mounts := c.VolumeMounts[:0]
+	for _, x := range c.VolumeMounts {
+		if x.Name != m.Name && x.MountPath != m.MountPath {
+			mounts = append(mounts, x)
+		}
+	}
+	c.VolumeMounts = append(mounts, m)
+}
+
+func setPort(c *corev1.Container, p corev1.ContainerPort) {
+	for _, q := range c.Ports {
+		if q.ContainerPort == p.ContainerPort {
+			return
+		}
+	}
+	c.Ports = append(c.Ports, p)
+}
