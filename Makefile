@@ -10,6 +10,8 @@ export KUBEBUILDER_ASSETS ?= $(K8S_BIN)
 KUBECTL            := $(K8S_BIN)/kubectl
 GO_TEST_FLAGS      ?= -count=1 -timeout 20m
 IMG                ?= gamehall:dev
+# System programs the tests start for real; hack/ensure-deps.sh installs them.
+TEST_DEPS          := redis-server
 
 .DEFAULT_GOAL := help
 
@@ -38,15 +40,16 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: verify
-verify: ## Fail when generated files (CRDs, RBAC, deepcopy, protocol) or formatting are stale.
+verify: ## Fail when generated files (CRDs, RBAC, deepcopy, protocol), formatting or go.mod are stale.
 	@$(MAKE) --no-print-directory manifests generate
 	@test -z "$$(gofmt -s -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -s -l $$(git ls-files '*.go'); exit 1; }
 	@git diff --exit-code -- api config protocol || { echo "generated files are stale: run 'make manifests generate' and commit the result"; exit 1; }
 	@test -z "$$(git status --porcelain -- api config protocol)" || { echo "untracked generated files:"; git status --porcelain -- api config protocol; exit 1; }
+	@go mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result"; go mod tidy -diff; exit 1; }
 
 .PHONY: test
 test: envtest ## Run every test: unit tests, envtest suites (real kube-apiserver + etcd), real Redis, real sockets.
-	@command -v redis-server >/dev/null || { echo "redis-server is missing: run 'apt-get install redis-server' (the presence tests start a real one)"; exit 1; }
+	@hack/ensure-deps.sh $(TEST_DEPS)
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-race

@@ -9,5 +9,6 @@ $(PROTOC_GEN_GO):
 
 .PHONY: protocol
 protocol: $(PROTOC_GEN_GO)
+	@hack/ensure-deps.sh protoc
 	$(PROTOC) --plugin=protoc-gen-go=$(PROTOC_GEN_GO) -I protocol/pb \
 		--go_out=protocol/pb --go_opt=paths=source_relative protocol/pb/gamehall.proto
