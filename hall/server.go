@@ -333,7 +333,7 @@ func (h *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case !synced:
-		login.WriteError(w, http.StatusServiceUnavailable, "NOT_SYNCED", "the shard source has not delivered the topology yet")
+		login.WriteError(w, http.StatusServiceUnavailable, codeNotSynced, "the shard source has not delivered the topology yet")
 	case storeErr != nil:
 		login.WriteError(w, http.StatusServiceUnavailable, login.CodePresenceUnavailable, storeErr.Error())
 	default:
@@ -351,12 +351,24 @@ func (h *Server) guard(w http.ResponseWriter, r *http.Request, newClient bool) b
 	if _, ok := login.Authenticate(w, r, h.deps.Keys); !ok {
 		return false
 	}
+	// Before the first topology the directory is empty, not "no regions":
+	// clients retry rather than conclude there is nothing to play.
+	h.mu.Lock()
+	synced := h.synced
+	h.mu.Unlock()
+	if !synced {
+		login.WriteRetryError(w, http.StatusServiceUnavailable, codeNotSynced, "the hall is starting: it has not received the list of shards yet", time.Second)
+		return false
+	}
 	if newClient && h.cfg.MaxClients > 0 && int(h.clients.Load()) >= h.cfg.MaxClients {
 		h.redirect(w, r)
 		return false
 	}
 	return true
 }
+
+// codeNotSynced answers requests that come before the first topology.
+const codeNotSynced = "NOT_SYNCED"
 
 // RedirectBody is the JSON body of a 307 redirect to a peer.
 type RedirectBody struct {
