@@ -11,7 +11,7 @@ KUBECTL            := $(K8S_BIN)/kubectl
 GO_TEST_FLAGS      ?= -count=1 -timeout 20m
 IMG                ?= gamehall:dev
 # System programs the tests start for real; hack/ensure-deps.sh installs them.
-TEST_DEPS          := redis-server
+TEST_DEPS          := redis-server postgres
 
 .DEFAULT_GOAL := help
 

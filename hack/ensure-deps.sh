@@ -7,6 +7,8 @@
 # Known names (what the tests start for real, and the Debian package):
 #   redis-server  presence tests, local and e2e      redis-server
 #   protoc        make verify (protocol code)        protobuf-compiler
+#   postgres      store tests, settlement, e2e       postgresql-15 (initdb and postgres
+#                 (store/pgtest starts it)           under /usr/lib/postgresql/15/bin)
 set -euo pipefail
 
 # package NAME: the Debian package that provides NAME.
@@ -14,6 +16,7 @@ package() {
   case "$1" in
     redis-server) echo redis-server ;;
     protoc) echo protobuf-compiler ;;
+    postgres) echo postgresql-15 ;;
     *) echo "ensure-deps: unknown dependency $1 (add it to hack/ensure-deps.sh)" >&2; exit 2 ;;
   esac
 }
@@ -21,6 +24,7 @@ package() {
 # present NAME: whether NAME is installed.
 present() {
   case "$1" in
+    postgres) [ -x /usr/lib/postgresql/15/bin/postgres ] && [ -x /usr/lib/postgresql/15/bin/initdb ] ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }
