@@ -2,12 +2,15 @@
 
 K8S_VERSION        ?= 1.37.1
 CONTROLLER_TOOLS   ?= v0.23.0
+KUSTOMIZE_VERSION  ?= v5.8.1
 BIN                := $(CURDIR)/bin
 K8S_BIN            := $(BIN)/k8s/$(K8S_VERSION)
 CONTROLLER_GEN     := $(BIN)/controller-gen-$(CONTROLLER_TOOLS)
+KUSTOMIZE          := $(BIN)/kustomize-$(KUSTOMIZE_VERSION)
 # Tests find etcd and kube-apiserver here unless KUBEBUILDER_ASSETS is set.
 export KUBEBUILDER_ASSETS ?= $(K8S_BIN)
-KUBECTL            := $(K8S_BIN)/kubectl
+# install/deploy/undeploy use the kubectl on the PATH (kustomize is built in).
+KUBECTL            ?= kubectl
 GO_TEST_FLAGS      ?= -count=1 -timeout 20m
 IMG                ?= gamehall:dev
 # System programs the tests start for real; hack/ensure-deps.sh installs them.
@@ -95,23 +98,34 @@ dev-cluster: envtest manifests ## Start a local etcd + kube-apiserver with the C
 dev-cluster-down: ## Stop the dev cluster and delete its data.
 	hack/dev-cluster.sh down
 
-##@ Deployment (against the cluster in $$KUBECONFIG)
+##@ Deployment (against the cluster of your kubectl context; install Agones first)
+
+.PHONY: kubectl-found
+kubectl-found:
+	@command -v $(KUBECTL) >/dev/null 2>&1 || { echo "no '$(KUBECTL)' on the PATH: install kubectl (1.27 or later; kustomize is built in) or pass KUBECTL=/path/to/kubectl. ('make envtest' builds one into $(K8S_BIN) for the test control plane.)" >&2; exit 1; }
 
 .PHONY: install
-install: manifests ## Install the CRDs.
+install: kubectl-found ## Install the CRDs (config/crd).
 	$(KUBECTL) apply --server-side -k config/crd
 
 .PHONY: uninstall
-uninstall: ## Remove the CRDs (and every Region, RoomShard and Hall with them).
+uninstall: kubectl-found ## Remove the CRDs (and every Region, RoomShard and Hall with them).
 	$(KUBECTL) delete --ignore-not-found -k config/crd
 
 .PHONY: deploy
-deploy: manifests ## Deploy the operator (config/default) with image $(IMG).
-	$(KUBECTL) apply --server-side -k config/default
+deploy: kubectl-found $(KUSTOMIZE) ## Deploy the CRDs, RBAC and operator (config/default) with image IMG=$(IMG); shards and halls run the same image.
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp -r config "$$tmp/" && \
+	  (cd "$$tmp/config/manager" && $(KUSTOMIZE) edit set image gamehall=$(IMG)) && \
+	  echo "deploying image $(IMG) (config/default)" && \
+	  $(KUBECTL) apply --server-side -k "$$tmp/config/default"
 
 .PHONY: undeploy
-undeploy: ## Remove the operator.
+undeploy: kubectl-found ## Remove the operator, its RBAC and the CRDs (and every Region, RoomShard and Hall with them).
 	$(KUBECTL) delete --ignore-not-found -k config/default
+
+$(KUSTOMIZE):
+	GOBIN=$(BIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(BIN)/kustomize $(KUSTOMIZE)
 
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS)

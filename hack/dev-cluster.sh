@@ -59,7 +59,16 @@ KC
   done
   echo
   "$bin/kubectl" apply --server-side -f "$root/config/crd/bases" -f "$root/config/agones/gameserver-crd.yaml" >/dev/null
-  "$bin/kubectl" wait --for condition=established --timeout=60s crd --all >/dev/null
+  # A new CRD has no conditions until the API server has looked at it, and
+  # `kubectl wait --for condition=established` fails on it then: poll until
+  # every CRD says Established=True.
+  for _ in $(seq 1 60); do
+    out=$("$bin/kubectl" get crd -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\n"}{end}') || out="(API server unreachable)"
+    pending=$(printf '%s\n' "$out" | grep -v '=True$' || true)
+    [ -z "$pending" ] && break
+    sleep 1
+  done
+  [ -z "$pending" ] || { echo "CRDs not established after 60 s: $pending" >&2; exit 1; }
   echo "dev cluster up: API server https://127.0.0.1:$API_PORT, CRDs installed"
   echo "  export KUBECONFIG=$KUBECONFIG PATH=$bin:\$PATH"
   echo "  kubectl apply -f config/samples/ && kubectl get gamehall"

@@ -25,13 +25,16 @@ func init() {
 
 func runOperator(args []string) int {
 	def := controllers.DefaultConfig()
+	// One image for everything: config/manager copies the operator's own
+	// image into GAMEHALL_IMAGE (make deploy IMG=...).
+	image := envStr("GAMEHALL_IMAGE", def.GameServerImage)
 	fs := flag.NewFlagSet("gamehall operator", flag.ContinueOnError)
 	metricsAddr := fs.String("metrics-bind-address", "0", "address of the Prometheus /metrics endpoint (plain HTTP), e.g. :8443; 0 turns it off")
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so only one of several operator replicas acts")
 	namespace := fs.String("namespace", "", "watch only this namespace (default: all)")
-	gsImage := fs.String("gameserver-image", def.GameServerImage, "image of shards whose Region has no pod template")
-	hallImage := fs.String("hall-image", def.HallImage, "image of halls whose spec names none")
+	gsImage := fs.String("gameserver-image", image, "image of shards whose Region's pod template names none (env GAMEHALL_IMAGE)")
+	hallImage := fs.String("hall-image", image, "image of halls whose spec names none (env GAMEHALL_IMAGE)")
 	backoffBase := fs.Duration("replace-backoff", def.ReplaceBackoffBase, "wait before replacing a failed GameServer the first time; doubles per restart")
 	backoffMax := fs.Duration("replace-backoff-max", def.ReplaceBackoffMax, "longest wait before replacing a failed GameServer")
 	config.RegisterFlags(fs) // --kubeconfig
