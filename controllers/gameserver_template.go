@@ -14,30 +14,40 @@ import (
 
 var errTemplate = errors.New("invalid game-server pod template")
 
-// DefaultSigningKeySecret is the Secret of ticket signing keys that shards
-// mount when their Region names none (the API server defaults the field to
-// it; an object that skipped defaulting gets the same).
-const DefaultSigningKeySecret = gamehallv1.DefaultSigningKeySecretName
-
-// signingKeysVolume is the pod volume GameServerFor adds for the Region's
+// signingKeysVolume is the pod volume GameServerFor adds for the Hall's
 // signing-key Secret; a template volume of the same name is replaced.
 const signingKeysVolume = "gamehall-signing-keys"
 
-// GameServerFor builds the n-th GameServer of a shard from its Region's pod
-// template (or the default image): the players' TCP port, the counters, the
-// labels the hall and the operator select by, the Region's signing-key
-// Secret mounted read-only, and the environment the game server reads
-// (GAMEHALL_*, see cmd/gamehall/gameserver.go).
-func GameServerFor(shard *gamehallv1.RoomShard, region *gamehallv1.Region, n int32, defaultImage string) (*agonesv1.GameServer, error) {
+// ShardTemplate is what a shard's GameServer is made of besides the shard
+// itself: the Region's pod template, the settings inherited from its Hall,
+// and the operator's default image.
+type ShardTemplate struct {
+	// Pod is the Region's template; nil or without containers: one
+	// container running DefaultImage.
+	Pod          *corev1.PodTemplateSpec
+	Settings     HallSettings
+	DefaultImage string
+}
+
+// TemplateFor is the template of region's shards, given its Hall's settings.
+func TemplateFor(region *gamehallv1.Region, settings HallSettings, defaultImage string) ShardTemplate {
+	return ShardTemplate{Pod: region.Spec.Template, Settings: settings, DefaultImage: defaultImage}
+}
+
+// GameServerFor builds the n-th GameServer of a shard from t: the players'
+// TCP port, the counters, the labels the hall and the operator select by,
+// the Hall's signing-key Secret mounted read-only, and the environment the
+// game server reads (GAMEHALL_*, see cmd/gamehall/gameserver.go).
+func GameServerFor(shard *gamehallv1.RoomShard, t ShardTemplate, n int32) (*agonesv1.GameServer, error) {
 	tmpl := &corev1.PodTemplateSpec{}
-	if region.Spec.Template != nil {
-		tmpl = region.Spec.Template.DeepCopy()
+	if t.Pod != nil {
+		tmpl = t.Pod.DeepCopy()
 	}
 	if len(tmpl.Spec.Containers) == 0 {
-		if defaultImage == "" {
+		if t.DefaultImage == "" {
 			return nil, fmt.Errorf("%w: Region %q has no containers and the operator no --gameserver-image", errTemplate, shard.Spec.Region)
 		}
-		tmpl.Spec.Containers = []corev1.Container{{Name: GameServerContainer, Image: defaultImage, Args: []string{"gameserver"}}}
+		tmpl.Spec.Containers = []corev1.Container{{Name: GameServerContainer, Image: t.DefaultImage, Args: []string{"gameserver"}}}
 	}
 	ci := 0
 	for i, c := range tmpl.Spec.Containers {
@@ -47,14 +57,14 @@ func GameServerFor(shard *gamehallv1.RoomShard, region *gamehallv1.Region, n int
 	}
 	c := &tmpl.Spec.Containers[ci]
 	if c.Image == "" {
-		c.Image = defaultImage
+		c.Image = t.DefaultImage
 	}
 	if c.Image == "" {
 		return nil, fmt.Errorf("%w: container %q has no image", errTemplate, c.Name)
 	}
-	// The shard verifies tickets with the keys the halls sign with.
+	// The shard verifies tickets with the keys its Hall signs with.
 	setVolume(&tmpl.Spec, corev1.Volume{Name: signingKeysVolume,
-		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: region.SigningKeySecret()}}})
+		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: t.Settings.SigningKeySecret}}})
 	setMount(c, corev1.VolumeMount{Name: signingKeysVolume, MountPath: HallSigningKeysDir, ReadOnly: true})
 	env := map[string]string{
 		"GAMEHALL_SIGNING_KEYS":    HallSigningKeysDir,
@@ -68,9 +78,9 @@ func GameServerFor(shard *gamehallv1.RoomShard, region *gamehallv1.Region, n int
 		"GAMEHALL_PORT":            strconv.Itoa(PlayersPort),
 		"GAMEHALL_INTERNAL_PORT":   strconv.Itoa(InternalPort),
 	}
-	// Shared with the halls: one session, one room per game. When the Region
+	// Shared with the halls: one session, one room per game. When the Hall
 	// names no Redis, a template's own GAMEHALL_REDIS stands.
-	if a := region.Spec.Presence.RedisAddress; a != "" {
+	if a := t.Settings.RedisAddress; a != "" {
 		env["GAMEHALL_REDIS"] = a
 	}
 	setEnv(c, env)

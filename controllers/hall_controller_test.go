@@ -33,7 +33,7 @@ func hall(ns string) *gamehallv1.Hall {
 // Deployment, the listed Regions and the Service; a missing signing key is
 // reported as a condition and a Warning event.
 func TestHallChildrenAndStatus(t *testing.T) {
-	ctx, ns, g := setup(t)
+	ctx, ns, g := setupWithoutHall(t)
 	agones(ctx, t, ns)
 	h := hall(ns)
 	g.Expect(env.Client.Create(ctx, h)).To(Succeed())

@@ -48,6 +48,7 @@ type RegionReconciler struct {
 // +kubebuilder:rbac:groups=gamehall.dev,resources=regions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gamehall.dev,resources=regions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=gamehall.dev,resources=halls,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile takes the scaling steps the policy asks for, then writes status.
@@ -125,6 +126,17 @@ func (r *RegionReconciler) reconcileNormal(ctx context.Context, region *gamehall
 	}
 	terminating := len(list.Items) - len(shards)
 
+	// D1: the shards' presence store and ticket keys come from the Hall that
+	// lists the Region; without one, no new shard could serve its players.
+	settings, setErr := hallSettings(ctx, r.Client, region)
+	if _, ok := errors.AsType[*HallSettingsError](setErr); setErr != nil && !ok {
+		return ctrl.Result{}, setErr
+	}
+	blocked := ""
+	if setErr != nil {
+		blocked = setErr.Error()
+	}
+
 	policy := scaling.PolicyOf(region)
 	r.mu.Lock()
 	if r.belowSince == nil {
@@ -146,14 +158,14 @@ func (r *RegionReconciler) reconcileNormal(ctx context.Context, region *gamehall
 	)
 	for {
 		now := time.Now()
-		in := scaling.Input{Policy: policy, Now: now, BelowSince: below}
+		in := scaling.Input{Policy: policy, Now: now, BelowSince: below, CreateBlocked: blocked}
 		for _, s := range shards {
 			in.Shards = append(in.Shards, s.shard)
 		}
 		d, err = scaling.Decide(in)
 		if err != nil {
 			event(r.Recorder, region, true, EventInvalidScaling, "Scale", "%v", err)
-			r.status(region, shards, terminating, d, err)
+			r.status(region, shards, terminating, d, err, settings, setErr)
 			return ctrl.Result{}, nil // a spec change brings us back
 		}
 		below = d.BelowSince
@@ -177,7 +189,7 @@ func (r *RegionReconciler) reconcileNormal(ctx context.Context, region *gamehall
 	r.mu.Lock()
 	r.belowSince[key] = below
 	r.mu.Unlock()
-	r.status(region, shards, terminating, d, nil)
+	r.status(region, shards, terminating, d, nil, settings, setErr)
 	return result, actErr
 }
 
@@ -296,7 +308,7 @@ func newRoomShard(region *gamehallv1.Region, index int32) *gamehallv1.RoomShard 
 }
 
 // status recomputes the Region's status from the shards as they now are.
-func (r *RegionReconciler) status(region *gamehallv1.Region, shards []observed, terminating int, d scaling.Decision, policyErr error) {
+func (r *RegionReconciler) status(region *gamehallv1.Region, shards []observed, terminating int, d scaling.Decision, policyErr error, settings HallSettings, setErr error) {
 	st := &region.Status
 	st.Shards = int32(len(shards) + terminating)
 	st.ReadyShards, st.DrainingShards, st.Players, st.Capacity = 0, 0, 0, 0
@@ -333,9 +345,18 @@ func (r *RegionReconciler) status(region *gamehallv1.Region, shards []observed, 
 	ready := metav1.Condition{Type: gamehallv1.ConditionReady, ObservedGeneration: region.Generation}
 	limited := metav1.Condition{Type: gamehallv1.ConditionScalingLimited, ObservedGeneration: region.Generation,
 		Status: metav1.ConditionFalse, Reason: gamehallv1.ReasonWithinLimits, Message: "the Region can add shards as players arrive"}
+	st.Hall = settings.Hall
+	hall := metav1.Condition{Type: gamehallv1.ConditionHallSelected, ObservedGeneration: region.Generation,
+		Status: metav1.ConditionTrue, Reason: gamehallv1.ReasonSelectedByHall,
+		Message: fmt.Sprintf("Hall %s lists the Region: its shards use that Hall's presence store and ticket keys", settings.Hall)}
+	if setErr != nil {
+		hall.Status, hall.Reason, hall.Message = metav1.ConditionFalse, reasonOf(setErr), "no new shards until this is fixed: "+setErr.Error()
+	}
 	switch {
 	case policyErr != nil:
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, gamehallv1.ReasonShardsNotReady, policyErr.Error()
+	case setErr != nil:
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, hall.Reason, hall.Message
 	case st.ReadyShards >= d.Desired && d.Desired == 0:
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionTrue, gamehallv1.ReasonNoShards, "no players and minShards 0: no shards needed"
 	case st.ReadyShards >= d.Desired:
@@ -348,6 +369,7 @@ func (r *RegionReconciler) status(region *gamehallv1.Region, shards []observed, 
 		limited.Message = fmt.Sprintf("at maxShards %d with occupancy above the %d%% target: new players may find rooms full", region.Spec.MaxShards, region.Spec.Scaling.TargetOccupancyPercent)
 	}
 	meta.SetStatusCondition(&st.Conditions, ready)
+	meta.SetStatusCondition(&st.Conditions, hall)
 	meta.SetStatusCondition(&st.Conditions, limited)
 }
 
@@ -380,10 +402,26 @@ func (r *RegionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		},
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		// Spec changes only: the Region's own status writes must not undo
-		// the batching above.
-		For(&gamehallv1.Region{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Spec and label changes only (labels choose the Hall): the Region's
+		// own status writes must not undo the batching above.
+		For(&gamehallv1.Region{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&gamehallv1.RoomShard{}, shards).
+		// A Hall's spec (selector, settings) decides what the Regions inherit;
+		// its status, rewritten as players come and go, does not.
+		Watches(&gamehallv1.Hall{}, handler.EnqueueRequestsFromMapFunc(r.regionsOfNamespace),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("region").
 		Complete(r)
+}
+
+func (r *RegionReconciler) regionsOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var list gamehallv1.RegionList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, rg := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rg)})
+	}
+	return reqs
 }

@@ -64,6 +64,7 @@ type RoomShardReconciler struct {
 // +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards/finalizers,verbs=update
 // +kubebuilder:rbac:groups=gamehall.dev,resources=regions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gamehall.dev,resources=halls,verbs=get;list;watch
 // +kubebuilder:rbac:groups=agones.dev,resources=gameservers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -277,10 +278,19 @@ func (r *RoomShardReconciler) create(ctx context.Context, shard *gamehallv1.Room
 		if !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, err
 		}
-		// An orphan shard still runs its rooms, with the default template.
-		region = gamehallv1.Region{}
+		// An orphan shard still runs its rooms, with the default template
+		// and the settings of a Hall that lists every Region.
+		region = gamehallv1.Region{ObjectMeta: metav1.ObjectMeta{Namespace: shard.Namespace, Name: shard.Spec.Region}}
 	}
-	gs, err := GameServerFor(shard, &region, n, r.Config.GameServerImage)
+	settings, err := hallSettings(ctx, r.Client, &region)
+	if e, ok := errors.AsType[*HallSettingsError](err); ok {
+		r.clearMirror(shard, statePending)
+		setReady(shard, metav1.ConditionFalse, e.Reason, "cannot start a GameServer: "+e.Message)
+		return ctrl.Result{}, nil // a Hall or Region change brings us back
+	} else if err != nil {
+		return ctrl.Result{}, err
+	}
+	gs, err := GameServerFor(shard, TemplateFor(&region, settings, r.Config.GameServerImage), n)
 	if err == nil {
 		err = controllerutil.SetControllerReference(shard, gs, r.Scheme())
 	}
@@ -378,27 +388,40 @@ func setDrainingCondition(shard *gamehallv1.RoomShard) {
 }
 
 // SetupWithManager watches RoomShards, the GameServers they control, and the
-// spec of their Regions (a fixed pod template retries a failed create).
+// Regions and Halls a shard's GameServer is made from (a fixed template or a
+// Hall that now lists the Region retries a create that could not be made).
 func (r *RoomShardReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	specOrLabels := builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&gamehallv1.RoomShard{}).
 		Owns(&agonesv1.GameServer{}).
-		Watches(&gamehallv1.Region{}, handler.EnqueueRequestsFromMapFunc(r.shardsOfRegion),
+		Watches(&gamehallv1.Region{}, handler.EnqueueRequestsFromMapFunc(r.waitingShards), specOrLabels).
+		Watches(&gamehallv1.Hall{}, handler.EnqueueRequestsFromMapFunc(r.waitingShards),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("roomshard").
 		Complete(r)
 }
 
-func (r *RoomShardReconciler) shardsOfRegion(ctx context.Context, o client.Object) []reconcile.Request {
+// waitingShards are the shards of o's namespace (of o's Region, when o is a
+// Region) that could not create their GameServer: the rest keep theirs.
+func (r *RoomShardReconciler) waitingShards(ctx context.Context, o client.Object) []reconcile.Request {
 	var list gamehallv1.RoomShardList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{IndexRoomShardRegion: o.GetName()}); err != nil {
+	opts := []client.ListOption{client.InNamespace(o.GetNamespace())}
+	if _, ok := o.(*gamehallv1.Region); ok {
+		opts = append(opts, client.MatchingFields{IndexRoomShardRegion: o.GetName()})
+	}
+	if err := r.List(ctx, &list, opts...); err != nil {
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
+	var reqs []reconcile.Request
 	for _, s := range list.Items {
-		// Only shards waiting on a template fix: the rest keep their GameServer.
-		if c := meta.FindStatusCondition(s.Status.Conditions, gamehallv1.ConditionReady); c != nil && c.Reason == gamehallv1.ReasonInvalidPodTemplate {
+		c := meta.FindStatusCondition(s.Status.Conditions, gamehallv1.ConditionReady)
+		if c == nil {
+			continue
+		}
+		switch c.Reason {
+		case gamehallv1.ReasonInvalidPodTemplate, gamehallv1.ReasonNoHall, gamehallv1.ReasonConflictingHalls:
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&s)})
 		}
 	}

@@ -96,7 +96,7 @@ func TestGameServerForTemplate(t *testing.T) {
 	rg.Spec.Template.Spec.Containers = append(rg.Spec.Template.Spec.Containers,
 		corev1Container("sidecar", "busybox"), corev1Container(GameServerContainer, "my/image:1"))
 	rg.Spec.Template.Spec.Containers[1].Env = append(rg.Spec.Template.Spec.Containers[1].Env, envVar("GAMEHALL_ROOMS", "999"), envVar("OTHER", "x"))
-	gs, err := GameServerFor(shard, rg, 2, "default:1")
+	gs, err := GameServerFor(shard, TemplateFor(rg, testSettings, "default:1"), 2)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(gs.Name).To(Equal("r-3-gs2"))
 	g.Expect(gs.Spec.Container).To(Equal(GameServerContainer))
@@ -115,37 +115,37 @@ func TestGameServerForTemplate(t *testing.T) {
 	g.Expect(rg.Spec.Template.Spec.Containers[1].Env).To(HaveLen(2))
 
 	rg.Spec.Template.Spec.Containers = nil
-	_, err = GameServerFor(shard, rg, 0, "")
+	_, err = GameServerFor(shard, TemplateFor(rg, testSettings, ""), 0)
 	g.Expect(err).To(MatchError(ContainSubstring(`Region "r" has no containers and the operator no --gameserver-image`)))
 }
 
-// Every GameServer mounts its Region's signing-key Secret read-only and
-// points GAMEHALL_SIGNING_KEYS at it, and gets GAMEHALL_REDIS when the Region
-// names a presence store: whether the Region brings its own template or not.
+// Every GameServer mounts its Hall's signing-key Secret read-only and points
+// GAMEHALL_SIGNING_KEYS at it, and gets GAMEHALL_REDIS when the Hall names a
+// presence store: whether the Region brings its own template or not.
 func TestGameServerForSigningKeysAndPresence(t *testing.T) {
 	tests := []struct {
 		name       string
-		secret     string // Region's signingKeySecretName
-		redis      string
+		secret     string // the Hall's login.signingKeySecretName
+		redis      string // the Hall's presence.redisAddress
 		wantRedis  string // "": no GAMEHALL_REDIS
 		noTemplate bool
 		mod        func(*corev1.PodSpec) // the Region's template, before
 		wantSecret string
 	}{
-		{name: "default secret, no redis", wantSecret: DefaultSigningKeySecret},
+		{name: "no redis", secret: "keys", wantSecret: "keys"},
 		{name: "own secret and redis", secret: "zone-keys", redis: "redis.gamehall:6379", wantRedis: "redis.gamehall:6379", wantSecret: "zone-keys"},
 		{name: "default template", noTemplate: true, secret: "k", redis: "10.0.0.9:6379", wantRedis: "10.0.0.9:6379", wantSecret: "k"},
-		{name: "region redis replaces the template's", redis: "r:1", wantRedis: "r:1", wantSecret: DefaultSigningKeySecret, mod: func(p *corev1.PodSpec) {
+		{name: "the hall's redis replaces the template's", secret: "keys", redis: "r:1", wantRedis: "r:1", wantSecret: "keys", mod: func(p *corev1.PodSpec) {
 			p.Containers[0].Env = append(p.Containers[0].Env, envVar("GAMEHALL_REDIS", "stale:1"))
 		}},
-		// A template's own Redis stands when the Region names none.
+		// A template's own Redis stands when the Hall names none.
 		{name: "template mount at the same path is replaced", secret: "k2", wantSecret: "k2", wantRedis: "own:1", mod: func(p *corev1.PodSpec) {
 			p.Volumes = append(p.Volumes, corev1.Volume{Name: "mine", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 			p.Containers[0].VolumeMounts = append(p.Containers[0].VolumeMounts,
 				corev1.VolumeMount{Name: "mine", MountPath: HallSigningKeysDir}, corev1.VolumeMount{Name: "cache", MountPath: "/cache"})
 			p.Containers[0].Env = append(p.Containers[0].Env, envVar("GAMEHALL_REDIS", "own:1"), envVar("GAMEHALL_SIGNING_KEYS", "/elsewhere"))
 		}},
-		{name: "template volume of our name is replaced", wantSecret: DefaultSigningKeySecret, mod: func(p *corev1.PodSpec) {
+		{name: "template volume of our name is replaced", secret: "keys", wantSecret: "keys", mod: func(p *corev1.PodSpec) {
 			p.Volumes = append(p.Volumes, corev1.Volume{Name: signingKeysVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 		}},
 	}
@@ -153,14 +153,14 @@ func TestGameServerForSigningKeysAndPresence(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := NewWithT(t)
 			rg := region("ns", "r", 0, 1, time.Second)
-			rg.Spec.SigningKeySecretName, rg.Spec.Presence.RedisAddress = tt.secret, tt.redis
+			settings := HallSettings{Hall: "main", SigningKeySecret: tt.secret, RedisAddress: tt.redis}
 			if tt.noTemplate {
 				rg.Spec.Template = nil
 			}
 			if tt.mod != nil {
 				tt.mod(&rg.Spec.Template.Spec)
 			}
-			gs, err := GameServerFor(newRoomShard(rg, 0), rg, 0, "default:1")
+			gs, err := GameServerFor(newRoomShard(rg, 0), TemplateFor(rg, settings, "default:1"), 0)
 			g.Expect(err).NotTo(HaveOccurred())
 			pod := gs.Spec.Template.Spec
 			var secrets []string
@@ -209,7 +209,7 @@ func TestRoomShardDeleteRemovesGameServer(t *testing.T) {
 	gs := gameServerOf(ctx, g, ns, s.Name)
 	g.Expect(gs.Spec.Template.Spec.Containers[0].Image).To(Equal(DefaultConfig().GameServerImage))
 	g.Expect(gs.Spec.Template.Spec.Containers[0].Env).To(ContainElement(envVar("GAMEHALL_SIGNING_KEYS", HallSigningKeysDir)))
-	g.Expect(gs.Spec.Template.Spec.Volumes[0].Secret.SecretName).To(Equal(DefaultSigningKeySecret))
+	g.Expect(gs.Spec.Template.Spec.Volumes[0].Secret.SecretName).To(Equal(testSettings.SigningKeySecret))
 	g.Eventually(func(g Gomega) {
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(s), s)).To(Succeed())
 		g.Expect(s.Finalizers).To(ContainElement(shardFinalizer))

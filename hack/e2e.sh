@@ -134,6 +134,19 @@ say "redis :$REDIS_PORT, operator and fakeagones started"
 
 # --- the Region: 2 rooms × 20 seats = 40 per shard, aim at 50 % → 20 players a shard.
 cat >"$dir/region.yaml" <<YAML
+# The shards take Redis and the signing keys from the Hall that lists the
+# Region (D1). Its replicas run as a local process below, hence 0 here.
+apiVersion: gamehall.dev/v1alpha1
+kind: Hall
+metadata:
+  name: e2e
+  namespace: $NS
+spec:
+  regionSelector: {matchLabels: {gamehall.dev/game: doudizhu}}
+  replicas: 0
+  login: {signingKeySecretName: gamehall-signing-keys, guest: true}
+  presence: {redisAddress: "127.0.0.1:$REDIS_PORT"}
+---
 apiVersion: gamehall.dev/v1alpha1
 kind: Region
 metadata:
@@ -148,12 +161,10 @@ spec:
   tablesPerRoom: 6
   minShards: 1
   maxShards: 5
-  signingKeySecretName: gamehall-signing-keys
-  presence: {redisAddress: "127.0.0.1:$REDIS_PORT"}
   scaling: {targetOccupancyPercent: 50, scaleDownDelay: 10s}
 YAML
 kubectl apply -f "$dir/region.yaml" >/dev/null
-say "Region $REGION applied"
+say "Hall e2e and Region $REGION applied"
 
 jp() { kubectl -n "$NS" get region "$REGION" -o "jsonpath=$1" 2>/dev/null || true; }
 wait_for() { # wait_for SECONDS WHAT CMD...: poll CMD every second

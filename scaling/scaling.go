@@ -77,6 +77,10 @@ type Input struct {
 	// BelowSince is when there first were more serving shards than desired,
 	// as returned in the previous Decision.BelowSince; zero if not below.
 	BelowSince time.Time
+	// CreateBlocked, when set, says why no shard may be created now (e.g.
+	// no Hall gives the Region its settings): a Create becomes None with
+	// this reason. Un-drains, drains and deletes go on.
+	CreateBlocked string
 }
 
 // Action is what the caller should do next.
@@ -231,8 +235,13 @@ func Decide(in Input) (Decision, error) {
 		for seen[idx] {
 			idx++
 		}
+		d.Reason = fmt.Sprintf("%d players need %d shards at %d%% target, %d serve", d.Players, d.Desired, p.TargetOccupancyPercent, d.Serving)
+		if in.CreateBlocked != "" {
+			d.Reason += ", but no shard can be created: " + in.CreateBlocked
+			return d, nil
+		}
 		d.Action, d.Index = Create, idx
-		d.Reason = fmt.Sprintf("%d players need %d shards at %d%% target, %d serve: create shard %d", d.Players, d.Desired, p.TargetOccupancyPercent, d.Serving, idx)
+		d.Reason += fmt.Sprintf(": create shard %d", idx)
 		return d, nil
 	}
 

@@ -59,6 +59,8 @@ func TestDecide(t *testing.T) {
 		shards []Shard
 		now    time.Time
 		since  time.Time
+		// blocked is Input.CreateBlocked.
+		blocked string
 
 		action    Action
 		index     int32
@@ -79,6 +81,18 @@ func TestDecide(t *testing.T) {
 		{
 			name: "scale up takes the lowest free index", shards: []Shard{serving(0, 16000), serving(2, 16000), serving(3, 16001)},
 			action: Create, index: 1, desired: 4, reasonHas: "create shard 1",
+		},
+		{
+			name: "a blocked create does nothing and says why", shards: nil, blocked: "no Hall lists the Region",
+			action: None, desired: 1, reasonHas: "0 serve, but no shard can be created: no Hall lists the Region",
+		},
+		{
+			name: "a blocked create still un-drains", shards: []Shard{serving(0, 16000), draining(1, 5000, t0)}, blocked: "no Hall",
+			action: Undrain, index: 1, desired: 2, reasonHas: "un-drain shard 1",
+		},
+		{
+			name: "a blocked create still deletes an empty draining shard", shards: []Shard{serving(0, 100), draining(1, 0, t0)}, blocked: "no Hall",
+			action: Delete, index: 1, desired: 1, reasonHas: "is empty",
 		},
 		{
 			name: "not-ready new shard counts, no double create", shards: []Shard{serving(0, 16001), {Index: 1, Running: true}},
@@ -223,7 +237,7 @@ func TestDecide(t *testing.T) {
 			if now.IsZero() {
 				now = t0
 			}
-			d, err := Decide(Input{Policy: p, Shards: tc.shards, Now: now, BelowSince: tc.since})
+			d, err := Decide(Input{Policy: p, Shards: tc.shards, Now: now, BelowSince: tc.since, CreateBlocked: tc.blocked})
 			if err != nil {
 				t.Fatalf("Decide: %v", err)
 			}

@@ -7,6 +7,11 @@ const (
 	// ConditionScalingLimited (Region) is True when the Region is at maxShards
 	// and its occupancy is above the target: more players will find rooms full.
 	ConditionScalingLimited = "ScalingLimited"
+	// ConditionHallSelected (Region) is True when a Hall lists the Region
+	// and so gives its shards their presence store and ticket keys. False:
+	// no Hall, or Halls with different settings, select it; no new shards
+	// start until that is fixed (running ones are left alone).
+	ConditionHallSelected = "HallSelected"
 	// ConditionDraining (RoomShard) is True while the shard takes no new players
 	// and waits for the ones it has to leave.
 	ConditionDraining = "Draining"
@@ -23,6 +28,11 @@ const (
 	ReasonScalingUp          = "ScalingUp"
 	ReasonScalingDown        = "ScalingDown"
 	ReasonInvalidPodTemplate = "InvalidPodTemplate"
+	ReasonSelectedByHall     = "SelectedByHall"
+	// ReasonNoHall and ReasonConflictingHalls are also a RoomShard's Ready
+	// reason while it cannot start a GameServer for the same cause.
+	ReasonNoHall           = "NoHall"
+	ReasonConflictingHalls = "ConflictingHalls"
 
 	// RoomShard
 	ReasonGameServerReady    = "GameServerReady"

@@ -63,27 +63,12 @@ type RegionSpec struct {
 	// +optional
 	Scaling ScalingSpec `json:"scaling,omitempty"`
 
-	// signingKeySecretName is the Secret (same namespace) holding the ticket
-	// signing keys, one per key id, that the shards verify players' tickets
-	// with: the same Secret as the Halls that list this Region. The operator
-	// mounts it read-only into the game-server container.
-	// +kubebuilder:default=gamehall-signing-keys
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
-	// +optional
-	SigningKeySecretName string `json:"signingKeySecretName,omitempty"`
-
-	// presence configures the presence store the shards share with the halls
-	// (one room per game per player, superseded sessions kicked). Empty
-	// redisAddress: each shard keeps presence in memory (development only:
-	// players logged in through a hall are then unknown to the shard).
-	// +optional
-	Presence PresenceSpec `json:"presence,omitempty"`
-
 	// template is the game-server pod template (as in an Agones GameServer).
 	// The operator adds the gamehall environment and ports to the container
 	// named "gameserver" (or the first one). When empty, the operator's
-	// --gameserver-image is used.
+	// --gameserver-image is used. The presence store and the ticket keys are
+	// not set here: the shards inherit them from the Hall that lists the
+	// Region (status.hall).
 	// +optional
 	Template *corev1.PodTemplateSpec `json:"template,omitempty"`
 }
@@ -130,11 +115,16 @@ type RegionStatus struct {
 	// occupancy is players / capacity as a whole percentage (e.g. "73%").
 	// +optional
 	Occupancy string `json:"occupancy,omitempty"`
+	// hall is the Hall whose regionSelector matches this Region: the shards
+	// inherit its presence store and ticket keys (condition HallSelected).
+	// +optional
+	Hall string `json:"hall,omitempty"`
 	// selector selects the Region's RoomShards (label selector syntax).
 	// +optional
 	Selector string `json:"selector,omitempty"`
-	// conditions: Ready (all wanted shards ready) and ScalingLimited (at
-	// maxShards with occupancy above target).
+	// conditions: Ready (all wanted shards ready), HallSelected (one Hall, or
+	// Halls that agree, list the Region and give its shards their settings)
+	// and ScalingLimited (at maxShards with occupancy above target).
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -152,6 +142,7 @@ type RegionStatus struct {
 // +kubebuilder:printcolumn:name="Players",type=integer,JSONPath=`.status.players`
 // +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.status.capacity`
 // +kubebuilder:printcolumn:name="Occupancy",type=string,JSONPath=`.status.occupancy`
+// +kubebuilder:printcolumn:name="Hall",type=string,JSONPath=`.status.hall`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Region struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -188,18 +179,6 @@ func (s ScalingSpec) ScaleDownDelayDuration() time.Duration {
 func (r *Region) ShardCapacity() int64 {
 	return int64(r.Spec.RoomsPerShard) * int64(r.Spec.RoomCapacity)
 }
-
-// SigningKeySecret is signingKeySecretName, or its default when unset (an
-// object that did not pass through the API server's defaulting).
-func (r *Region) SigningKeySecret() string {
-	if r.Spec.SigningKeySecretName == "" {
-		return DefaultSigningKeySecretName
-	}
-	return r.Spec.SigningKeySecretName
-}
-
-// DefaultSigningKeySecretName is signingKeySecretName's default.
-const DefaultSigningKeySecretName = "gamehall-signing-keys"
 
 // Title is the name the hall shows: displayName, or the object's name.
 func (r *Region) Title() string {

@@ -66,9 +66,6 @@ func TestSamplesAreAcceptedAndDefaulted(t *testing.T) {
 		s.Scaling.TargetOccupancyPercent != 80 || s.Scaling.ScaleDownDelayDuration() != 5*time.Minute || s.Scaling.ScaleDownDelay == nil || s.Scaling.DrainTimeout != nil {
 		t.Errorf("defaults not applied: %+v", s)
 	}
-	if s.SigningKeySecretName != v1.DefaultSigningKeySecretName || s.Presence.RedisAddress != "" {
-		t.Errorf("signing key / presence defaults: %q %+v", s.SigningKeySecretName, s.Presence)
-	}
 	if got.ShardCapacity() != 20000 {
 		t.Errorf("ShardCapacity = %d, want 20000", got.ShardCapacity())
 	}

@@ -234,7 +234,6 @@ func (in *RegionList) DeepCopyObject() runtime.Object {
 func (in *RegionSpec) DeepCopyInto(out *RegionSpec) {
 	*out = *in
 	in.Scaling.DeepCopyInto(&out.Scaling)
-	out.Presence = in.Presence
 	if in.Template != nil {
 		in, out := &in.Template, &out.Template
 		*out = new(corev1.PodTemplateSpec)

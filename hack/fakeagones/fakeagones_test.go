@@ -150,11 +150,10 @@ func setup(t *testing.T) *fixture {
 }
 
 // gameServer creates the GameServer the operator would make for shard 0 of
-// a Region of 2 rooms × 20 seats that names the Secret "zone-keys".
+// a Region of 2 rooms × 20 seats listed by a Hall whose Secret is "zone-keys".
 func (f *fixture) gameServer(mode string) *agonesv1.GameServer {
 	rg := &gamehallv1.Region{ObjectMeta: metav1.ObjectMeta{Name: "zone", Namespace: f.ns}, Spec: gamehallv1.RegionSpec{
-		Game: gamehallv1.GameDouDizhu, RoomsPerShard: 2, RoomCapacity: 20, TablesPerRoom: 6, SigningKeySecretName: "zone-keys",
-		Presence: gamehallv1.PresenceSpec{RedisAddress: "127.0.0.1:1"},
+		Game: gamehallv1.GameDouDizhu, RoomsPerShard: 2, RoomCapacity: 20, TablesPerRoom: 6,
 		Template: &corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: controllers.GameServerContainer, Image: "gamehall:test", Args: []string{"gameserver", "-v", "1"},
 			Env: []corev1.EnvVar{{Name: "TEST_OUT", Value: f.out}, {Name: "TEST_MODE", Value: mode}},
@@ -162,7 +161,8 @@ func (f *fixture) gameServer(mode string) *agonesv1.GameServer {
 	}}
 	shard := &gamehallv1.RoomShard{ObjectMeta: metav1.ObjectMeta{Name: "zone-0", Namespace: f.ns}, Spec: gamehallv1.RoomShardSpec{
 		Region: "zone", Index: 0, Game: gamehallv1.GameDouDizhu, FirstRoom: 1, Rooms: 2, RoomCapacity: 20, TablesPerRoom: 6}}
-	gs, err := controllers.GameServerFor(shard, rg, 0, "")
+	settings := controllers.HallSettings{Hall: "main", SigningKeySecret: "zone-keys", RedisAddress: "127.0.0.1:1"}
+	gs, err := controllers.GameServerFor(shard, controllers.TemplateFor(rg, settings, ""), 0)
 	f.g.Expect(err).NotTo(HaveOccurred())
 	f.g.Expect(env.Client.Create(f.ctx, gs)).To(Succeed())
 	return gs
