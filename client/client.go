@@ -48,6 +48,9 @@ type Options struct {
 	// NoKeepAlive turns off the automatic Ping every Welcome.ping_interval_ms
 	// (the server drops connections silent for 3× that).
 	NoKeepAlive bool
+	// JSON makes DialWebSocket speak protocol.JSONSubprotocol, as the
+	// browser lobby does, instead of binary frames.
+	JSON bool
 }
 
 type transport interface {
@@ -86,13 +89,22 @@ func Dial(ctx context.Context, addr, ticket string, opts ...Options) (*Conn, err
 
 // DialWebSocket connects to a ws:// URL (the players' port, path /ws).
 func DialWebSocket(ctx context.Context, url, ticket string, opts ...Options) (*Conn, error) {
-	wc, _, err := websocket.Dial(ctx, url, nil)
+	o := options(opts)
+	var dopts websocket.DialOptions
+	if o.JSON {
+		dopts.Subprotocols = []string{protocol.JSONSubprotocol}
+	}
+	wc, _, err := websocket.Dial(ctx, url, &dopts)
 	if err != nil {
 		return nil, err
 	}
-	o := options(opts)
-	wc.SetReadLimit(int64(o.MaxFrame + protocol.HeaderSize))
-	return start(ctx, &wsTransport{c: wc}, ticket, opts)
+	tr := &wsTransport{c: wc, json: o.JSON}
+	if o.JSON && wc.Subprotocol() != protocol.JSONSubprotocol {
+		wc.CloseNow()
+		return nil, fmt.Errorf("gamehall: the server at %s does not speak %s", url, protocol.JSONSubprotocol)
+	}
+	wc.SetReadLimit(int64(4*o.MaxFrame + protocol.HeaderSize))
+	return start(ctx, tr, ticket, opts)
 }
 
 func options(opts []Options) Options {
@@ -381,13 +393,17 @@ func (t *tcpTransport) write(b []byte) error {
 func (t *tcpTransport) close() error { return t.c.Close() }
 
 type wsTransport struct {
-	c *websocket.Conn
+	c    *websocket.Conn
+	json bool
 }
 
 func (t *wsTransport) read(max int) ([]byte, error) {
 	typ, b, err := t.c.Read(context.Background())
 	if err != nil {
 		return nil, err
+	}
+	if t.json {
+		return protocol.PayloadFromJSON(b, 4*max)
 	}
 	if typ != websocket.MessageBinary {
 		return nil, fmt.Errorf("%w: text WebSocket message", protocol.ErrBadMessage)
@@ -396,6 +412,13 @@ func (t *wsTransport) read(max int) ([]byte, error) {
 }
 
 func (t *wsTransport) write(b []byte) error {
+	if t.json {
+		j, err := protocol.FrameToJSON(b)
+		if err != nil {
+			return err
+		}
+		return t.c.Write(context.Background(), websocket.MessageText, j)
+	}
 	return t.c.Write(context.Background(), websocket.MessageBinary, b)
 }
 

@@ -44,6 +44,10 @@ type Config struct {
 	ChatMaxRunes int
 	ChatRate     float64 // chat messages per second per player
 	ChatBurst    int
+
+	// DealSeed gives the seed of each deal (nil: random). Tests replay a
+	// known deal with it.
+	DealSeed func() int64
 }
 
 func (c *Config) setDefaults() {

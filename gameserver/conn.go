@@ -216,7 +216,9 @@ func (c *conn) readLoop() {
 	deadline := c.s.cfg.HelloTimeout
 	for {
 		payload, err := c.tr.readFrame(c.s.cfg.MaxFrame, time.Now().Add(deadline))
-		if err != nil {
+		// A malformed message (bad JSON, a wrong WebSocket message type)
+		// is answered like a bad payload below; the connection stays.
+		if err != nil && !errors.Is(err, protocol.ErrBadMessage) {
 			switch {
 			case errors.Is(err, protocol.ErrFrameTooLarge), errors.Is(err, protocol.ErrEmptyFrame):
 				c.sendError(0, pb.ErrorCode_FRAME_TOO_LARGE, err.Error())
@@ -227,7 +229,10 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.s.metrics.framesIn.Inc()
-		env, err := protocol.DecodeEnvelope(payload)
+		var env *pb.Envelope
+		if err == nil {
+			env, err = protocol.DecodeEnvelope(payload)
+		}
 		if err != nil {
 			c.sendError(0, pb.ErrorCode_BAD_REQUEST, err.Error())
 			continue

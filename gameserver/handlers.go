@@ -81,11 +81,11 @@ func (s *Server) handle(c *conn, env *pb.Envelope) {
 	case *pb.Envelope_Bid:
 		s.seated(c, seq, func(r *Room, t *table) {
 			bid := int(m.Bid.Bid)
-			s.move(c, seq, t, &bid, nil)
+			s.move(c, seq, t, &bid, nil, nil)
 		})
 	case *pb.Envelope_Play:
 		s.seated(c, seq, func(r *Room, t *table) {
-			s.move(c, seq, t, nil, m.Play.Cards)
+			s.move(c, seq, t, nil, m.Play.Cards, m.Play.Reading)
 		})
 	case *pb.Envelope_Chat:
 		s.chat(c, seq, m.Chat)
@@ -96,8 +96,8 @@ func (s *Server) handle(c *conn, env *pb.Envelope) {
 	}
 }
 
-func (s *Server) move(c *conn, seq uint32, t *table, bid *int, cards []byte) {
-	code, msg := t.moveLocked(c.p, bid, cards)
+func (s *Server) move(c *conn, seq uint32, t *table, bid *int, cards []byte, reading *pb.Combo) {
+	code, msg := t.moveLocked(c.p, bid, cards, reading)
 	if code != 0 {
 		c.sendError(seq, code, msg)
 		return

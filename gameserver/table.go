@@ -96,7 +96,11 @@ func (t *table) readyLocked(p *player) {
 }
 
 func (t *table) startLocked() {
-	t.game = doudizhu.NewGame(rand.Int64(), t.nextFirst)
+	seed := rand.Int64()
+	if t.room.s.cfg.DealSeed != nil {
+		seed = t.room.s.cfg.DealSeed()
+	}
+	t.game = doudizhu.NewGame(seed, t.nextFirst)
 	t.nextFirst = (t.nextFirst + 1) % seats
 	t.landlord = -1
 	t.room.playing++
@@ -106,7 +110,7 @@ func (t *table) startLocked() {
 }
 
 // moveLocked runs a player's bid or play and broadcasts the outcome.
-func (t *table) moveLocked(p *player, bid *int, cards []byte) (pb.ErrorCode, string) {
+func (t *table) moveLocked(p *player, bid *int, cards []byte, reading *pb.Combo) (pb.ErrorCode, string) {
 	if t.game == nil {
 		return pb.ErrorCode_NO_GAME, "no game is running at this table; press Ready"
 	}
@@ -119,7 +123,11 @@ func (t *table) moveLocked(p *player, bid *int, cards []byte) (pb.ErrorCode, str
 		for i, c := range cards {
 			cs[i] = doudizhu.Card(c)
 		}
-		evs, err = t.game.Play(p.seat, cs)
+		if reading != nil && len(cs) > 0 {
+			evs, err = t.game.PlayAs(p.seat, cs, readingOf(reading))
+		} else {
+			evs, err = t.game.Play(p.seat, cs)
+		}
 	}
 	if err != nil {
 		if errors.Is(err, doudizhu.ErrNotYourTurn) {
@@ -155,7 +163,7 @@ func (t *table) applyLocked(evs []doudizhu.Event, auto bool) {
 			ge.Kind, ge.Bid, ge.Cards = pb.GameEventKind_LANDLORD, int32(ev.Bid), cardBytes(ev.Cards)
 			t.landlord = ev.Seat
 		case doudizhu.Played:
-			ge.Kind, ge.Cards = pb.GameEventKind_PLAY, cardBytes(ev.Cards)
+			ge.Kind, ge.Cards, ge.Combo = pb.GameEventKind_PLAY, cardBytes(ev.Cards), comboOf(ev.Combo)
 		case doudizhu.Passed:
 			ge.Kind = pb.GameEventKind_PASS
 		case doudizhu.GameOver:
@@ -286,7 +294,7 @@ func (t *table) stateLocked(p *player) *pb.TableState {
 		st.Kitty = cardBytes(g.Kitty())
 	}
 	if seat, c, ok := g.LastPlay(); ok {
-		st.LastPlaySeat, st.LastPlay = int32(seat), cardBytes(c.Cards)
+		st.LastPlaySeat, st.LastPlay, st.LastCombo = int32(seat), cardBytes(c.Cards), comboOf(c)
 	}
 	st.Bid = int32(g.CurrentBid())
 	st.DeadlineUnixMs = t.deadline.UnixMilli()
@@ -322,4 +330,14 @@ func autoMove(g *doudizhu.Game, seat int) ([]doudizhu.Event, error) {
 		}
 	}
 	return g.AutoMove(seat)
+}
+
+// comboOf is the wire form of a played reading.
+func comboOf(c doudizhu.Combo) *pb.Combo {
+	return &pb.Combo{Kind: pb.ComboKind(c.Kind), Rank: int32(c.Rank), Length: int32(c.Length)}
+}
+
+// readingOf is the reading a client asked for.
+func readingOf(c *pb.Combo) doudizhu.Reading {
+	return doudizhu.Reading{Kind: doudizhu.Kind(c.Kind), Rank: doudizhu.Rank(c.Rank), Length: int(c.Length)}
 }

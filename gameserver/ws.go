@@ -2,6 +2,7 @@ package gameserver
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -45,13 +46,23 @@ func (s *Server) serveWebSockets() {
 	l := &chanListener{ch: s.wsConns, addr: s.ln.Addr(), stopped: s.stopped, done: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
-		wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+		// Tickets travel inside Hello, never in cookies, so any origin
+		// (the hall's lobby page) may connect.
+		wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true,
+			Subprotocols: []string{protocol.JSONSubprotocol}})
 		if err != nil {
 			return // Accept answered the client
 		}
-		wc.SetReadLimit(int64(s.cfg.MaxFrame + protocol.HeaderSize))
+		json := wc.Subprotocol() == protocol.JSONSubprotocol
+		// A JSON message is longer than its binary frame: allow 4× (the
+		// codec still enforces MaxFrame on the JSON text itself).
+		limit := int64(s.cfg.MaxFrame + protocol.HeaderSize)
+		if json {
+			limit = int64(4 * s.cfg.MaxFrame)
+		}
+		wc.SetReadLimit(limit)
 		ctx, cancel := context.WithCancel(context.Background())
-		tr := &wsTransport{c: wc, ctx: ctx, cancel: cancel, remoteAddr: r.RemoteAddr}
+		tr := &wsTransport{c: wc, ctx: ctx, cancel: cancel, remoteAddr: r.RemoteAddr, json: json}
 		s.runConn(newConn(s, tr))
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.HelloTimeout, IdleTimeout: s.cfg.HelloTimeout}
@@ -67,6 +78,7 @@ type wsTransport struct {
 	ctx        context.Context
 	cancel     context.CancelFunc
 	remoteAddr string
+	json       bool // protocol.JSONSubprotocol: text messages of JSON Envelopes
 }
 
 func (t *wsTransport) readFrame(max int, deadline time.Time) ([]byte, error) {
@@ -76,8 +88,14 @@ func (t *wsTransport) readFrame(max int, deadline time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.json {
+		if typ != websocket.MessageText {
+			return nil, fmt.Errorf("%w: binary message on the JSON subprotocol", protocol.ErrBadMessage)
+		}
+		return protocol.PayloadFromJSON(b, 4*max)
+	}
 	if typ != websocket.MessageBinary {
-		return nil, protocol.ErrBadMessage
+		return nil, fmt.Errorf("%w: text message without the %s subprotocol", protocol.ErrBadMessage, protocol.JSONSubprotocol)
 	}
 	return protocol.SplitFrame(b, max)
 }
@@ -86,6 +104,18 @@ func (t *wsTransport) writeFrames(frames [][]byte, deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(t.ctx, deadline)
 	defer cancel()
 	for _, f := range frames {
+		if t.json {
+			// Frames are encoded once for every binary receiver; JSON
+			// clients (browsers, few) pay a transcode each.
+			j, err := protocol.FrameToJSON(f)
+			if err != nil {
+				return err
+			}
+			if err := t.c.Write(ctx, websocket.MessageText, j); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := t.c.Write(ctx, websocket.MessageBinary, f); err != nil {
 			return err
 		}

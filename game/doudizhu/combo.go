@@ -149,6 +149,56 @@ func ClassifyAll(cards []Card) []Combo {
 	return out
 }
 
+// Reading names one reading of a card set, for a player who chooses which
+// one they play (333444555666: an airplane of four triples, or 444555666 with
+// the single wings 3 3 3). It matches the Combo of the same Kind, Rank and
+// Length.
+type Reading struct {
+	Kind   Kind
+	Rank   Rank
+	Length int
+}
+
+// ReadingOf is the reading c was classified with.
+func ReadingOf(c Combo) Reading { return Reading{Kind: c.Kind, Rank: c.Rank, Length: c.Length} }
+
+// ErrNoSuchReading: the cards form combinations, but not the one asked for.
+var ErrNoSuchReading = errors.New("doudizhu: the cards have no such reading")
+
+// ClassifyAs classifies cards as the reading want, which must beat prev (a
+// zero prev: nothing to beat). It fails with ErrIllegal when the cards form
+// no combination, ErrNoSuchReading when want is not one of their readings,
+// and ErrDoesNotBeat when that reading does not beat prev.
+func ClassifyAs(cards []Card, want Reading, prev Combo) (Combo, error) {
+	var cnt [NumRanks]uint8
+	if err := countCards(cards, &cnt); err != nil {
+		return Combo{}, err
+	}
+	var rs [maxReadings]reading
+	n := readings(&cnt, len(cards), &rs)
+	if n == 0 {
+		return Combo{}, explain(cards, &cnt)
+	}
+	for _, r := range rs[:n] {
+		c := r.combo(cards)
+		if ReadingOf(c) != want {
+			continue
+		}
+		if prev.Kind != KindNone && !Beats(c, prev) {
+			return Combo{}, fmt.Errorf("%w: %s as %s cannot beat %s %s", ErrDoesNotBeat, FormatCards(cards), want, prev.Kind, prev.Rank)
+		}
+		return c, nil
+	}
+	return Combo{}, fmt.Errorf("%w: %s is not %s", ErrNoSuchReading, FormatCards(cards), want)
+}
+
+func (r Reading) String() string {
+	if r.Length > 1 {
+		return fmt.Sprintf("%s×%d from %s", r.Kind, r.Length, r.Rank)
+	}
+	return fmt.Sprintf("%s %s", r.Kind, r.Rank)
+}
+
 // reading is kept tiny: classify zeroes an array of them on every call.
 type reading struct {
 	kind   uint8

@@ -253,3 +253,52 @@ func TestBeats(t *testing.T) {
 		t.Error("a single does not beat nothing")
 	}
 }
+
+// ClassifyAs plays the reading the player chose, and only a reading the
+// cards have; the choice decides what the next player must beat.
+func TestClassifyAs(t *testing.T) {
+	cards := mustParse(t, "3 3 3 4 4 4 5 5 5 6 6 6")
+	airplane4 := Reading{Kind: Airplane, Rank: 0, Length: 4}
+	wings3 := Reading{Kind: AirplaneSingles, Rank: 0, Length: 3} // 333444555 + 6 6 6
+	wings4 := Reading{Kind: AirplaneSingles, Rank: 1, Length: 3} // 444555666 + 3 3 3
+	combo := func(s string) Combo {
+		c, err := Classify(mustParse(t, s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tests := []struct {
+		name string
+		want Reading
+		prev Combo
+		err  error
+	}{
+		{name: "airplane of four", want: airplane4},
+		{name: "three triples from 3 with wings", want: wings3},
+		{name: "three triples from 4 with wings", want: wings4},
+		{name: "not a reading: triples from 5", want: Reading{Kind: AirplaneSingles, Rank: 2, Length: 3}, err: ErrNoSuchReading},
+		{name: "not a reading: pair straight", want: Reading{Kind: PairStraight, Rank: 0, Length: 6}, err: ErrNoSuchReading},
+		{name: "airplane beats a lower airplane of four", want: airplane4, prev: Combo{Kind: Airplane, Rank: -1, Length: 4}},
+		{name: "the wings reading cannot beat an airplane of four", want: wings4, prev: Combo{Kind: Airplane, Rank: -1, Length: 4}, err: ErrDoesNotBeat},
+		{name: "wings from 4 beat wings from 3", want: wings4, prev: combo("3 3 3 4 4 4 5 5 5 7 8 9")},
+		{name: "wings from 3 do not", want: wings3, prev: combo("3 3 3 4 4 4 5 5 5 7 8 9"), err: ErrDoesNotBeat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ClassifyAs(cards, tt.want, tt.prev)
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("error %v, want %v", err, tt.err)
+				}
+				return
+			}
+			if err != nil || ReadingOf(c) != tt.want {
+				t.Fatalf("= %v, %v; want %v", c, err, tt.want)
+			}
+		})
+	}
+	if _, err := ClassifyAs(mustParse(t, "3 4"), Reading{Kind: Pair}, Combo{}); !errors.Is(err, ErrIllegal) {
+		t.Fatalf("no combination: %v", err)
+	}
+}

@@ -343,6 +343,16 @@ func (g *Game) stamp(evs []Event) []Event {
 // Two passes in a row give the lead back to the last player; emptying the
 // hand ends the game.
 func (g *Game) Play(seat int, cards []Card) ([]Event, error) {
+	return g.play(seat, cards, nil)
+}
+
+// PlayAs is Play with the reading the player chose for cards (see
+// ClassifyAs): the next plays must beat that reading.
+func (g *Game) PlayAs(seat int, cards []Card, want Reading) ([]Event, error) {
+	return g.play(seat, cards, &want)
+}
+
+func (g *Game) play(seat int, cards []Card, want *Reading) ([]Event, error) {
 	if err := g.check(seat, PhasePlaying); err != nil {
 		return nil, err
 	}
@@ -372,7 +382,13 @@ func (g *Game) Play(seat int, cards []Card) ([]Event, error) {
 	if g.hasLast {
 		prev = g.last
 	}
-	combo, err := ClassifyBeating(cards, prev)
+	var combo Combo
+	var err error
+	if want != nil {
+		combo, err = ClassifyAs(cards, *want, prev)
+	} else {
+		combo, err = ClassifyBeating(cards, prev)
+	}
 	if err != nil {
 		return nil, err
 	}

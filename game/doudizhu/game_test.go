@@ -433,3 +433,29 @@ func TestAutoMove(t *testing.T) {
 		t.Fatalf("bad seat: %v", err)
 	}
 }
+
+// The reading the leader chose is what the next player must beat: led as an
+// airplane of four, 333444555666 is beaten only by a higher airplane of four.
+func TestPlayAs(t *testing.T) {
+	g := rigged(t, 0, 1, [3]string{"3 3 3 4 4 4 5 5 5 6 6 6 9", "7 7 7 8 8 8 9 9 9 10 J Q", "K"})
+	lead := ownCards(t, g.Hand(0), "3 3 3 4 4 4 5 5 5 6 6 6")
+	evs, err := g.PlayAs(0, lead, Reading{Kind: Airplane, Rank: 0, Length: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ReadingOf(evs[0].Combo); got != (Reading{Kind: Airplane, Rank: 0, Length: 4}) {
+		t.Fatalf("played as %v", got)
+	}
+	// 777888999 + 10 J Q would beat the wings reading, not the airplane.
+	if _, err := g.Play(1, ownCards(t, g.Hand(1), "7 7 7 8 8 8 9 9 9 10 J Q")); !errors.Is(err, ErrDoesNotBeat) {
+		t.Fatalf("wings on an airplane of four: %v", err)
+	}
+	// A reading the cards do not have is refused and changes nothing.
+	g2 := rigged(t, 0, 1, [3]string{"3 3 3 4 4 4 5 5 5 6 6 6 9", "7", "K"})
+	if _, err := g2.PlayAs(0, ownCards(t, g2.Hand(0), "3 3 3 4 4 4 5 5 5 6 6 6"), Reading{Kind: Bomb, Rank: 0, Length: 1}); !errors.Is(err, ErrNoSuchReading) {
+		t.Fatalf("no such reading: %v", err)
+	}
+	if g2.HandSize(0) != 13 || g2.Turn() != 0 {
+		t.Fatalf("a refused play changed the game: hand %d, turn %d", g2.HandSize(0), g2.Turn())
+	}
+}

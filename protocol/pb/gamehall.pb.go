@@ -147,6 +147,92 @@ func (ErrorCode) EnumDescriptor() ([]byte, []int) {
 	return file_gamehall_proto_rawDescGZIP(), []int{0}
 }
 
+// The kinds of Dou Dizhu combination (game/doudizhu.Kind, same numbers).
+type ComboKind int32
+
+const (
+	ComboKind_COMBO_KIND_UNSPECIFIED ComboKind = 0
+	ComboKind_COMBO_SINGLE           ComboKind = 1
+	ComboKind_COMBO_PAIR             ComboKind = 2
+	ComboKind_COMBO_TRIPLE           ComboKind = 3
+	ComboKind_COMBO_TRIPLE_SINGLE    ComboKind = 4
+	ComboKind_COMBO_TRIPLE_PAIR      ComboKind = 5
+	ComboKind_COMBO_STRAIGHT         ComboKind = 6
+	ComboKind_COMBO_PAIR_STRAIGHT    ComboKind = 7
+	ComboKind_COMBO_AIRPLANE         ComboKind = 8
+	ComboKind_COMBO_AIRPLANE_SINGLES ComboKind = 9
+	ComboKind_COMBO_AIRPLANE_PAIRS   ComboKind = 10
+	ComboKind_COMBO_FOUR_TWO_SINGLES ComboKind = 11
+	ComboKind_COMBO_FOUR_TWO_PAIRS   ComboKind = 12
+	ComboKind_COMBO_BOMB             ComboKind = 13
+	ComboKind_COMBO_ROCKET           ComboKind = 14
+)
+
+// Enum value maps for ComboKind.
+var (
+	ComboKind_name = map[int32]string{
+		0:  "COMBO_KIND_UNSPECIFIED",
+		1:  "COMBO_SINGLE",
+		2:  "COMBO_PAIR",
+		3:  "COMBO_TRIPLE",
+		4:  "COMBO_TRIPLE_SINGLE",
+		5:  "COMBO_TRIPLE_PAIR",
+		6:  "COMBO_STRAIGHT",
+		7:  "COMBO_PAIR_STRAIGHT",
+		8:  "COMBO_AIRPLANE",
+		9:  "COMBO_AIRPLANE_SINGLES",
+		10: "COMBO_AIRPLANE_PAIRS",
+		11: "COMBO_FOUR_TWO_SINGLES",
+		12: "COMBO_FOUR_TWO_PAIRS",
+		13: "COMBO_BOMB",
+		14: "COMBO_ROCKET",
+	}
+	ComboKind_value = map[string]int32{
+		"COMBO_KIND_UNSPECIFIED": 0,
+		"COMBO_SINGLE":           1,
+		"COMBO_PAIR":             2,
+		"COMBO_TRIPLE":           3,
+		"COMBO_TRIPLE_SINGLE":    4,
+		"COMBO_TRIPLE_PAIR":      5,
+		"COMBO_STRAIGHT":         6,
+		"COMBO_PAIR_STRAIGHT":    7,
+		"COMBO_AIRPLANE":         8,
+		"COMBO_AIRPLANE_SINGLES": 9,
+		"COMBO_AIRPLANE_PAIRS":   10,
+		"COMBO_FOUR_TWO_SINGLES": 11,
+		"COMBO_FOUR_TWO_PAIRS":   12,
+		"COMBO_BOMB":             13,
+		"COMBO_ROCKET":           14,
+	}
+)
+
+func (x ComboKind) Enum() *ComboKind {
+	p := new(ComboKind)
+	*p = x
+	return p
+}
+
+func (x ComboKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ComboKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_gamehall_proto_enumTypes[1].Descriptor()
+}
+
+func (ComboKind) Type() protoreflect.EnumType {
+	return &file_gamehall_proto_enumTypes[1]
+}
+
+func (x ComboKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ComboKind.Descriptor instead.
+func (ComboKind) EnumDescriptor() ([]byte, []int) {
+	return file_gamehall_proto_rawDescGZIP(), []int{1}
+}
+
 type ChatScope int32
 
 const (
@@ -180,11 +266,11 @@ func (x ChatScope) String() string {
 }
 
 func (ChatScope) Descriptor() protoreflect.EnumDescriptor {
-	return file_gamehall_proto_enumTypes[1].Descriptor()
+	return file_gamehall_proto_enumTypes[2].Descriptor()
 }
 
 func (ChatScope) Type() protoreflect.EnumType {
-	return &file_gamehall_proto_enumTypes[1]
+	return &file_gamehall_proto_enumTypes[2]
 }
 
 func (x ChatScope) Number() protoreflect.EnumNumber {
@@ -193,7 +279,7 @@ func (x ChatScope) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ChatScope.Descriptor instead.
 func (ChatScope) EnumDescriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{1}
+	return file_gamehall_proto_rawDescGZIP(), []int{2}
 }
 
 type RoomEventKind int32
@@ -250,11 +336,11 @@ func (x RoomEventKind) String() string {
 }
 
 func (RoomEventKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_gamehall_proto_enumTypes[2].Descriptor()
+	return file_gamehall_proto_enumTypes[3].Descriptor()
 }
 
 func (RoomEventKind) Type() protoreflect.EnumType {
-	return &file_gamehall_proto_enumTypes[2]
+	return &file_gamehall_proto_enumTypes[3]
 }
 
 func (x RoomEventKind) Number() protoreflect.EnumNumber {
@@ -263,7 +349,7 @@ func (x RoomEventKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RoomEventKind.Descriptor instead.
 func (RoomEventKind) EnumDescriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{2}
+	return file_gamehall_proto_rawDescGZIP(), []int{3}
 }
 
 type GamePhase int32
@@ -302,11 +388,11 @@ func (x GamePhase) String() string {
 }
 
 func (GamePhase) Descriptor() protoreflect.EnumDescriptor {
-	return file_gamehall_proto_enumTypes[3].Descriptor()
+	return file_gamehall_proto_enumTypes[4].Descriptor()
 }
 
 func (GamePhase) Type() protoreflect.EnumType {
-	return &file_gamehall_proto_enumTypes[3]
+	return &file_gamehall_proto_enumTypes[4]
 }
 
 func (x GamePhase) Number() protoreflect.EnumNumber {
@@ -315,7 +401,7 @@ func (x GamePhase) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GamePhase.Descriptor instead.
 func (GamePhase) EnumDescriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{3}
+	return file_gamehall_proto_rawDescGZIP(), []int{4}
 }
 
 type GameEventKind int32
@@ -372,11 +458,11 @@ func (x GameEventKind) String() string {
 }
 
 func (GameEventKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_gamehall_proto_enumTypes[4].Descriptor()
+	return file_gamehall_proto_enumTypes[5].Descriptor()
 }
 
 func (GameEventKind) Type() protoreflect.EnumType {
-	return &file_gamehall_proto_enumTypes[4]
+	return &file_gamehall_proto_enumTypes[5]
 }
 
 func (x GameEventKind) Number() protoreflect.EnumNumber {
@@ -385,7 +471,7 @@ func (x GameEventKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GameEventKind.Descriptor instead.
 func (GameEventKind) EnumDescriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{4}
+	return file_gamehall_proto_rawDescGZIP(), []int{5}
 }
 
 type Envelope struct {
@@ -1365,8 +1451,12 @@ func (x *Bid) GetBid() int32 {
 }
 
 type Play struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cards         []byte                 `protobuf:"bytes,1,opt,name=cards,proto3" json:"cards,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Cards []byte                 `protobuf:"bytes,1,opt,name=cards,proto3" json:"cards,omitempty"` // empty = pass
+	// The reading the player chose for cards that have several (333444555666:
+	// an airplane of four, or three triples with single wings). Unset: the
+	// strongest reading that beats the table.
+	Reading       *Combo `protobuf:"bytes,30,opt,name=reading,proto3" json:"reading,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1408,6 +1498,76 @@ func (x *Play) GetCards() []byte {
 	return nil
 }
 
+func (x *Play) GetReading() *Combo {
+	if x != nil {
+		return x.Reading
+	}
+	return nil
+}
+
+// Combo is one reading of a play: its kind, main rank (0 = three … 12 = two,
+// 13/14 the jokers; for sequences the lowest rank) and length (units in a
+// sequence, 1 otherwise).
+type Combo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          ComboKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=gamehall.v1.ComboKind" json:"kind,omitempty"`
+	Rank          int32                  `protobuf:"varint,2,opt,name=rank,proto3" json:"rank,omitempty"`
+	Length        int32                  `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Combo) Reset() {
+	*x = Combo{}
+	mi := &file_gamehall_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Combo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Combo) ProtoMessage() {}
+
+func (x *Combo) ProtoReflect() protoreflect.Message {
+	mi := &file_gamehall_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Combo.ProtoReflect.Descriptor instead.
+func (*Combo) Descriptor() ([]byte, []int) {
+	return file_gamehall_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Combo) GetKind() ComboKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ComboKind_COMBO_KIND_UNSPECIFIED
+}
+
+func (x *Combo) GetRank() int32 {
+	if x != nil {
+		return x.Rank
+	}
+	return 0
+}
+
+func (x *Combo) GetLength() int32 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
 type Ping struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	ClientTimeUnixNano int64                  `protobuf:"varint,1,opt,name=client_time_unix_nano,json=clientTimeUnixNano,proto3" json:"client_time_unix_nano,omitempty"`
@@ -1417,7 +1577,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_gamehall_proto_msgTypes[14]
+	mi := &file_gamehall_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1589,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[14]
+	mi := &file_gamehall_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1602,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{14}
+	return file_gamehall_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Ping) GetClientTimeUnixNano() int64 {
@@ -1462,7 +1622,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_gamehall_proto_msgTypes[15]
+	mi := &file_gamehall_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1634,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[15]
+	mi := &file_gamehall_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1647,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{15}
+	return file_gamehall_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Pong) GetClientTimeUnixNano() int64 {
@@ -1514,7 +1674,7 @@ type Chat struct {
 
 func (x *Chat) Reset() {
 	*x = Chat{}
-	mi := &file_gamehall_proto_msgTypes[16]
+	mi := &file_gamehall_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1526,7 +1686,7 @@ func (x *Chat) String() string {
 func (*Chat) ProtoMessage() {}
 
 func (x *Chat) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[16]
+	mi := &file_gamehall_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1699,7 @@ func (x *Chat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chat.ProtoReflect.Descriptor instead.
 func (*Chat) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{16}
+	return file_gamehall_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Chat) GetScope() ChatScope {
@@ -1569,7 +1729,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_gamehall_proto_msgTypes[17]
+	mi := &file_gamehall_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1741,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[17]
+	mi := &file_gamehall_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1754,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{17}
+	return file_gamehall_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ChatMessage) GetScope() ChatScope {
@@ -1641,7 +1801,7 @@ type Kicked struct {
 
 func (x *Kicked) Reset() {
 	*x = Kicked{}
-	mi := &file_gamehall_proto_msgTypes[18]
+	mi := &file_gamehall_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1653,7 +1813,7 @@ func (x *Kicked) String() string {
 func (*Kicked) ProtoMessage() {}
 
 func (x *Kicked) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[18]
+	mi := &file_gamehall_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1666,7 +1826,7 @@ func (x *Kicked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kicked.ProtoReflect.Descriptor instead.
 func (*Kicked) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{18}
+	return file_gamehall_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Kicked) GetReason() string {
@@ -1688,7 +1848,7 @@ type SeatInfo struct {
 
 func (x *SeatInfo) Reset() {
 	*x = SeatInfo{}
-	mi := &file_gamehall_proto_msgTypes[19]
+	mi := &file_gamehall_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +1860,7 @@ func (x *SeatInfo) String() string {
 func (*SeatInfo) ProtoMessage() {}
 
 func (x *SeatInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[19]
+	mi := &file_gamehall_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +1873,7 @@ func (x *SeatInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeatInfo.ProtoReflect.Descriptor instead.
 func (*SeatInfo) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{19}
+	return file_gamehall_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SeatInfo) GetSeat() int32 {
@@ -1755,7 +1915,7 @@ type TableInfo struct {
 
 func (x *TableInfo) Reset() {
 	*x = TableInfo{}
-	mi := &file_gamehall_proto_msgTypes[20]
+	mi := &file_gamehall_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1927,7 @@ func (x *TableInfo) String() string {
 func (*TableInfo) ProtoMessage() {}
 
 func (x *TableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[20]
+	mi := &file_gamehall_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1940,7 @@ func (x *TableInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableInfo.ProtoReflect.Descriptor instead.
 func (*TableInfo) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{20}
+	return file_gamehall_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TableInfo) GetTable() int32 {
@@ -1819,7 +1979,7 @@ type RoomState struct {
 
 func (x *RoomState) Reset() {
 	*x = RoomState{}
-	mi := &file_gamehall_proto_msgTypes[21]
+	mi := &file_gamehall_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1831,7 +1991,7 @@ func (x *RoomState) String() string {
 func (*RoomState) ProtoMessage() {}
 
 func (x *RoomState) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[21]
+	mi := &file_gamehall_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1844,7 +2004,7 @@ func (x *RoomState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomState.ProtoReflect.Descriptor instead.
 func (*RoomState) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{21}
+	return file_gamehall_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RoomState) GetRoom() int32 {
@@ -1908,7 +2068,7 @@ type RoomEvent struct {
 
 func (x *RoomEvent) Reset() {
 	*x = RoomEvent{}
-	mi := &file_gamehall_proto_msgTypes[22]
+	mi := &file_gamehall_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1920,7 +2080,7 @@ func (x *RoomEvent) String() string {
 func (*RoomEvent) ProtoMessage() {}
 
 func (x *RoomEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[22]
+	mi := &file_gamehall_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,7 +2093,7 @@ func (x *RoomEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomEvent.ProtoReflect.Descriptor instead.
 func (*RoomEvent) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{22}
+	return file_gamehall_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RoomEvent) GetKind() RoomEventKind {
@@ -1976,7 +2136,7 @@ type RoomEvents struct {
 
 func (x *RoomEvents) Reset() {
 	*x = RoomEvents{}
-	mi := &file_gamehall_proto_msgTypes[23]
+	mi := &file_gamehall_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1988,7 +2148,7 @@ func (x *RoomEvents) String() string {
 func (*RoomEvents) ProtoMessage() {}
 
 func (x *RoomEvents) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[23]
+	mi := &file_gamehall_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2001,7 +2161,7 @@ func (x *RoomEvents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomEvents.ProtoReflect.Descriptor instead.
 func (*RoomEvents) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{23}
+	return file_gamehall_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RoomEvents) GetRoom() int32 {
@@ -2037,13 +2197,14 @@ type GameEvent struct {
 	Multiplier     int32                  `protobuf:"varint,8,opt,name=multiplier,proto3" json:"multiplier,omitempty"`
 	Auto           bool                   `protobuf:"varint,9,opt,name=auto,proto3" json:"auto,omitempty"`                                              // played by the server (timer or disconnected seat)
 	DeadlineUnixMs int64                  `protobuf:"varint,10,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"` // TURN: when the server auto-plays
+	Combo          *Combo                 `protobuf:"bytes,30,opt,name=combo,proto3" json:"combo,omitempty"`                                            // PLAY: the reading played, which the next play must beat
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GameEvent) Reset() {
 	*x = GameEvent{}
-	mi := &file_gamehall_proto_msgTypes[24]
+	mi := &file_gamehall_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2216,7 @@ func (x *GameEvent) String() string {
 func (*GameEvent) ProtoMessage() {}
 
 func (x *GameEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[24]
+	mi := &file_gamehall_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2229,7 @@ func (x *GameEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GameEvent.ProtoReflect.Descriptor instead.
 func (*GameEvent) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{24}
+	return file_gamehall_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GameEvent) GetTable() int32 {
@@ -2141,6 +2302,13 @@ func (x *GameEvent) GetDeadlineUnixMs() int64 {
 	return 0
 }
 
+func (x *GameEvent) GetCombo() *Combo {
+	if x != nil {
+		return x.Combo
+	}
+	return nil
+}
+
 type TableState struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Room           int32                  `protobuf:"varint,1,opt,name=room,proto3" json:"room,omitempty"`
@@ -2158,13 +2326,14 @@ type TableState struct {
 	Bid            int32                  `protobuf:"varint,13,opt,name=bid,proto3" json:"bid,omitempty"`
 	MoveNo         uint32                 `protobuf:"varint,14,opt,name=move_no,json=moveNo,proto3" json:"move_no,omitempty"`
 	DeadlineUnixMs int64                  `protobuf:"varint,15,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"`
+	LastCombo      *Combo                 `protobuf:"bytes,30,opt,name=last_combo,json=lastCombo,proto3" json:"last_combo,omitempty"` // the reading of last_play
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *TableState) Reset() {
 	*x = TableState{}
-	mi := &file_gamehall_proto_msgTypes[25]
+	mi := &file_gamehall_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2345,7 @@ func (x *TableState) String() string {
 func (*TableState) ProtoMessage() {}
 
 func (x *TableState) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[25]
+	mi := &file_gamehall_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2358,7 @@ func (x *TableState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableState.ProtoReflect.Descriptor instead.
 func (*TableState) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{25}
+	return file_gamehall_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TableState) GetRoom() int32 {
@@ -2297,6 +2466,13 @@ func (x *TableState) GetDeadlineUnixMs() int64 {
 	return 0
 }
 
+func (x *TableState) GetLastCombo() *Combo {
+	if x != nil {
+		return x.LastCombo
+	}
+	return nil
+}
+
 type RoomCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Room          int32                  `protobuf:"varint,1,opt,name=room,proto3" json:"room,omitempty"`
@@ -2308,7 +2484,7 @@ type RoomCount struct {
 
 func (x *RoomCount) Reset() {
 	*x = RoomCount{}
-	mi := &file_gamehall_proto_msgTypes[26]
+	mi := &file_gamehall_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2320,7 +2496,7 @@ func (x *RoomCount) String() string {
 func (*RoomCount) ProtoMessage() {}
 
 func (x *RoomCount) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[26]
+	mi := &file_gamehall_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2333,7 +2509,7 @@ func (x *RoomCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomCount.ProtoReflect.Descriptor instead.
 func (*RoomCount) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{26}
+	return file_gamehall_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RoomCount) GetRoom() int32 {
@@ -2370,7 +2546,7 @@ type OccupancySnapshot struct {
 
 func (x *OccupancySnapshot) Reset() {
 	*x = OccupancySnapshot{}
-	mi := &file_gamehall_proto_msgTypes[27]
+	mi := &file_gamehall_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2382,7 +2558,7 @@ func (x *OccupancySnapshot) String() string {
 func (*OccupancySnapshot) ProtoMessage() {}
 
 func (x *OccupancySnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[27]
+	mi := &file_gamehall_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2395,7 +2571,7 @@ func (x *OccupancySnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OccupancySnapshot.ProtoReflect.Descriptor instead.
 func (*OccupancySnapshot) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{27}
+	return file_gamehall_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *OccupancySnapshot) GetShard() string {
@@ -2446,7 +2622,7 @@ type OccupancyDelta struct {
 
 func (x *OccupancyDelta) Reset() {
 	*x = OccupancyDelta{}
-	mi := &file_gamehall_proto_msgTypes[28]
+	mi := &file_gamehall_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2458,7 +2634,7 @@ func (x *OccupancyDelta) String() string {
 func (*OccupancyDelta) ProtoMessage() {}
 
 func (x *OccupancyDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[28]
+	mi := &file_gamehall_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2471,7 +2647,7 @@ func (x *OccupancyDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OccupancyDelta.ProtoReflect.Descriptor instead.
 func (*OccupancyDelta) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{28}
+	return file_gamehall_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *OccupancyDelta) GetVersion() uint64 {
@@ -2508,7 +2684,7 @@ type OccupancyFrame struct {
 
 func (x *OccupancyFrame) Reset() {
 	*x = OccupancyFrame{}
-	mi := &file_gamehall_proto_msgTypes[29]
+	mi := &file_gamehall_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +2696,7 @@ func (x *OccupancyFrame) String() string {
 func (*OccupancyFrame) ProtoMessage() {}
 
 func (x *OccupancyFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[29]
+	mi := &file_gamehall_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +2709,7 @@ func (x *OccupancyFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OccupancyFrame.ProtoReflect.Descriptor instead.
 func (*OccupancyFrame) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{29}
+	return file_gamehall_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *OccupancyFrame) GetMsg() isOccupancyFrame_Msg {
@@ -2643,9 +2819,14 @@ const file_gamehall_proto_rawDesc = "" +
 	"\n" +
 	"\bGetTable\"\x17\n" +
 	"\x03Bid\x12\x10\n" +
-	"\x03bid\x18\x01 \x01(\x05R\x03bid\"\x1c\n" +
+	"\x03bid\x18\x01 \x01(\x05R\x03bid\"J\n" +
 	"\x04Play\x12\x14\n" +
-	"\x05cards\x18\x01 \x01(\fR\x05cards\"9\n" +
+	"\x05cards\x18\x01 \x01(\fR\x05cards\x12,\n" +
+	"\areading\x18\x1e \x01(\v2\x12.gamehall.v1.ComboR\areading\"_\n" +
+	"\x05Combo\x12*\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x16.gamehall.v1.ComboKindR\x04kind\x12\x12\n" +
+	"\x04rank\x18\x02 \x01(\x05R\x04rank\x12\x16\n" +
+	"\x06length\x18\x03 \x01(\x05R\x06length\"9\n" +
 	"\x04Ping\x121\n" +
 	"\x15client_time_unix_nano\x18\x01 \x01(\x03R\x12clientTimeUnixNano\"l\n" +
 	"\x04Pong\x121\n" +
@@ -2688,7 +2869,7 @@ const file_gamehall_proto_rawDesc = "" +
 	"RoomEvents\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\x05R\x04room\x12\x18\n" +
 	"\aplayers\x18\x02 \x01(\x05R\aplayers\x12.\n" +
-	"\x06events\x18\x03 \x03(\v2\x16.gamehall.v1.RoomEventR\x06events\"\x9c\x02\n" +
+	"\x06events\x18\x03 \x03(\v2\x16.gamehall.v1.RoomEventR\x06events\"\xc6\x02\n" +
 	"\tGameEvent\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\x05R\x05table\x12\x17\n" +
 	"\amove_no\x18\x02 \x01(\rR\x06moveNo\x12.\n" +
@@ -2702,7 +2883,8 @@ const file_gamehall_proto_rawDesc = "" +
 	"multiplier\x12\x12\n" +
 	"\x04auto\x18\t \x01(\bR\x04auto\x12(\n" +
 	"\x10deadline_unix_ms\x18\n" +
-	" \x01(\x03R\x0edeadlineUnixMs\"\xbb\x03\n" +
+	" \x01(\x03R\x0edeadlineUnixMs\x12(\n" +
+	"\x05combo\x18\x1e \x01(\v2\x12.gamehall.v1.ComboR\x05combo\"\xee\x03\n" +
 	"\n" +
 	"TableState\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\x05R\x04room\x12\x14\n" +
@@ -2721,7 +2903,9 @@ const file_gamehall_proto_rawDesc = "" +
 	"\tlast_play\x18\f \x01(\fR\blastPlay\x12\x10\n" +
 	"\x03bid\x18\r \x01(\x05R\x03bid\x12\x17\n" +
 	"\amove_no\x18\x0e \x01(\rR\x06moveNo\x12(\n" +
-	"\x10deadline_unix_ms\x18\x0f \x01(\x03R\x0edeadlineUnixMs\"U\n" +
+	"\x10deadline_unix_ms\x18\x0f \x01(\x03R\x0edeadlineUnixMs\x121\n" +
+	"\n" +
+	"last_combo\x18\x1e \x01(\v2\x12.gamehall.v1.ComboR\tlastCombo\"U\n" +
 	"\tRoomCount\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\x05R\x04room\x12\x18\n" +
 	"\aplayers\x18\x02 \x01(\x05R\aplayers\x12\x1a\n" +
@@ -2770,7 +2954,26 @@ const file_gamehall_proto_rawDesc = "" +
 	"\fRATE_LIMITED\x10\x17\x12\x13\n" +
 	"\x0fFRAME_TOO_LARGE\x10\x18\x12\x0f\n" +
 	"\vUNAVAILABLE\x10\x19\x12\f\n" +
-	"\bINTERNAL\x10\x1a*<\n" +
+	"\bINTERNAL\x10\x1a*\xda\x02\n" +
+	"\tComboKind\x12\x1a\n" +
+	"\x16COMBO_KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fCOMBO_SINGLE\x10\x01\x12\x0e\n" +
+	"\n" +
+	"COMBO_PAIR\x10\x02\x12\x10\n" +
+	"\fCOMBO_TRIPLE\x10\x03\x12\x17\n" +
+	"\x13COMBO_TRIPLE_SINGLE\x10\x04\x12\x15\n" +
+	"\x11COMBO_TRIPLE_PAIR\x10\x05\x12\x12\n" +
+	"\x0eCOMBO_STRAIGHT\x10\x06\x12\x17\n" +
+	"\x13COMBO_PAIR_STRAIGHT\x10\a\x12\x12\n" +
+	"\x0eCOMBO_AIRPLANE\x10\b\x12\x1a\n" +
+	"\x16COMBO_AIRPLANE_SINGLES\x10\t\x12\x18\n" +
+	"\x14COMBO_AIRPLANE_PAIRS\x10\n" +
+	"\x12\x1a\n" +
+	"\x16COMBO_FOUR_TWO_SINGLES\x10\v\x12\x18\n" +
+	"\x14COMBO_FOUR_TWO_PAIRS\x10\f\x12\x0e\n" +
+	"\n" +
+	"COMBO_BOMB\x10\r\x12\x10\n" +
+	"\fCOMBO_ROCKET\x10\x0e*<\n" +
 	"\tChatScope\x12\x1a\n" +
 	"\x16CHAT_SCOPE_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05TABLE\x10\x01\x12\b\n" +
@@ -2819,87 +3022,93 @@ func file_gamehall_proto_rawDescGZIP() []byte {
 	return file_gamehall_proto_rawDescData
 }
 
-var file_gamehall_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_gamehall_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_gamehall_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_gamehall_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_gamehall_proto_goTypes = []any{
 	(ErrorCode)(0),            // 0: gamehall.v1.ErrorCode
-	(ChatScope)(0),            // 1: gamehall.v1.ChatScope
-	(RoomEventKind)(0),        // 2: gamehall.v1.RoomEventKind
-	(GamePhase)(0),            // 3: gamehall.v1.GamePhase
-	(GameEventKind)(0),        // 4: gamehall.v1.GameEventKind
-	(*Envelope)(nil),          // 5: gamehall.v1.Envelope
-	(*Error)(nil),             // 6: gamehall.v1.Error
-	(*Ok)(nil),                // 7: gamehall.v1.Ok
-	(*Hello)(nil),             // 8: gamehall.v1.Hello
-	(*Welcome)(nil),           // 9: gamehall.v1.Welcome
-	(*EnterRoom)(nil),         // 10: gamehall.v1.EnterRoom
-	(*LeaveRoom)(nil),         // 11: gamehall.v1.LeaveRoom
-	(*SitDown)(nil),           // 12: gamehall.v1.SitDown
-	(*QuickSeat)(nil),         // 13: gamehall.v1.QuickSeat
-	(*StandUp)(nil),           // 14: gamehall.v1.StandUp
-	(*Ready)(nil),             // 15: gamehall.v1.Ready
-	(*GetTable)(nil),          // 16: gamehall.v1.GetTable
-	(*Bid)(nil),               // 17: gamehall.v1.Bid
-	(*Play)(nil),              // 18: gamehall.v1.Play
-	(*Ping)(nil),              // 19: gamehall.v1.Ping
-	(*Pong)(nil),              // 20: gamehall.v1.Pong
-	(*Chat)(nil),              // 21: gamehall.v1.Chat
-	(*ChatMessage)(nil),       // 22: gamehall.v1.ChatMessage
-	(*Kicked)(nil),            // 23: gamehall.v1.Kicked
-	(*SeatInfo)(nil),          // 24: gamehall.v1.SeatInfo
-	(*TableInfo)(nil),         // 25: gamehall.v1.TableInfo
-	(*RoomState)(nil),         // 26: gamehall.v1.RoomState
-	(*RoomEvent)(nil),         // 27: gamehall.v1.RoomEvent
-	(*RoomEvents)(nil),        // 28: gamehall.v1.RoomEvents
-	(*GameEvent)(nil),         // 29: gamehall.v1.GameEvent
-	(*TableState)(nil),        // 30: gamehall.v1.TableState
-	(*RoomCount)(nil),         // 31: gamehall.v1.RoomCount
-	(*OccupancySnapshot)(nil), // 32: gamehall.v1.OccupancySnapshot
-	(*OccupancyDelta)(nil),    // 33: gamehall.v1.OccupancyDelta
-	(*OccupancyFrame)(nil),    // 34: gamehall.v1.OccupancyFrame
+	(ComboKind)(0),            // 1: gamehall.v1.ComboKind
+	(ChatScope)(0),            // 2: gamehall.v1.ChatScope
+	(RoomEventKind)(0),        // 3: gamehall.v1.RoomEventKind
+	(GamePhase)(0),            // 4: gamehall.v1.GamePhase
+	(GameEventKind)(0),        // 5: gamehall.v1.GameEventKind
+	(*Envelope)(nil),          // 6: gamehall.v1.Envelope
+	(*Error)(nil),             // 7: gamehall.v1.Error
+	(*Ok)(nil),                // 8: gamehall.v1.Ok
+	(*Hello)(nil),             // 9: gamehall.v1.Hello
+	(*Welcome)(nil),           // 10: gamehall.v1.Welcome
+	(*EnterRoom)(nil),         // 11: gamehall.v1.EnterRoom
+	(*LeaveRoom)(nil),         // 12: gamehall.v1.LeaveRoom
+	(*SitDown)(nil),           // 13: gamehall.v1.SitDown
+	(*QuickSeat)(nil),         // 14: gamehall.v1.QuickSeat
+	(*StandUp)(nil),           // 15: gamehall.v1.StandUp
+	(*Ready)(nil),             // 16: gamehall.v1.Ready
+	(*GetTable)(nil),          // 17: gamehall.v1.GetTable
+	(*Bid)(nil),               // 18: gamehall.v1.Bid
+	(*Play)(nil),              // 19: gamehall.v1.Play
+	(*Combo)(nil),             // 20: gamehall.v1.Combo
+	(*Ping)(nil),              // 21: gamehall.v1.Ping
+	(*Pong)(nil),              // 22: gamehall.v1.Pong
+	(*Chat)(nil),              // 23: gamehall.v1.Chat
+	(*ChatMessage)(nil),       // 24: gamehall.v1.ChatMessage
+	(*Kicked)(nil),            // 25: gamehall.v1.Kicked
+	(*SeatInfo)(nil),          // 26: gamehall.v1.SeatInfo
+	(*TableInfo)(nil),         // 27: gamehall.v1.TableInfo
+	(*RoomState)(nil),         // 28: gamehall.v1.RoomState
+	(*RoomEvent)(nil),         // 29: gamehall.v1.RoomEvent
+	(*RoomEvents)(nil),        // 30: gamehall.v1.RoomEvents
+	(*GameEvent)(nil),         // 31: gamehall.v1.GameEvent
+	(*TableState)(nil),        // 32: gamehall.v1.TableState
+	(*RoomCount)(nil),         // 33: gamehall.v1.RoomCount
+	(*OccupancySnapshot)(nil), // 34: gamehall.v1.OccupancySnapshot
+	(*OccupancyDelta)(nil),    // 35: gamehall.v1.OccupancyDelta
+	(*OccupancyFrame)(nil),    // 36: gamehall.v1.OccupancyFrame
 }
 var file_gamehall_proto_depIdxs = []int32{
-	8,  // 0: gamehall.v1.Envelope.hello:type_name -> gamehall.v1.Hello
-	10, // 1: gamehall.v1.Envelope.enter_room:type_name -> gamehall.v1.EnterRoom
-	11, // 2: gamehall.v1.Envelope.leave_room:type_name -> gamehall.v1.LeaveRoom
-	12, // 3: gamehall.v1.Envelope.sit_down:type_name -> gamehall.v1.SitDown
-	13, // 4: gamehall.v1.Envelope.quick_seat:type_name -> gamehall.v1.QuickSeat
-	14, // 5: gamehall.v1.Envelope.stand_up:type_name -> gamehall.v1.StandUp
-	15, // 6: gamehall.v1.Envelope.ready:type_name -> gamehall.v1.Ready
-	17, // 7: gamehall.v1.Envelope.bid:type_name -> gamehall.v1.Bid
-	18, // 8: gamehall.v1.Envelope.play:type_name -> gamehall.v1.Play
-	21, // 9: gamehall.v1.Envelope.chat:type_name -> gamehall.v1.Chat
-	19, // 10: gamehall.v1.Envelope.ping:type_name -> gamehall.v1.Ping
-	16, // 11: gamehall.v1.Envelope.get_table:type_name -> gamehall.v1.GetTable
-	9,  // 12: gamehall.v1.Envelope.welcome:type_name -> gamehall.v1.Welcome
-	6,  // 13: gamehall.v1.Envelope.error:type_name -> gamehall.v1.Error
-	7,  // 14: gamehall.v1.Envelope.ok:type_name -> gamehall.v1.Ok
-	26, // 15: gamehall.v1.Envelope.room_state:type_name -> gamehall.v1.RoomState
-	30, // 16: gamehall.v1.Envelope.table_state:type_name -> gamehall.v1.TableState
-	20, // 17: gamehall.v1.Envelope.pong:type_name -> gamehall.v1.Pong
-	23, // 18: gamehall.v1.Envelope.kicked:type_name -> gamehall.v1.Kicked
-	28, // 19: gamehall.v1.Envelope.room_events:type_name -> gamehall.v1.RoomEvents
-	29, // 20: gamehall.v1.Envelope.game_event:type_name -> gamehall.v1.GameEvent
-	22, // 21: gamehall.v1.Envelope.chat_message:type_name -> gamehall.v1.ChatMessage
+	9,  // 0: gamehall.v1.Envelope.hello:type_name -> gamehall.v1.Hello
+	11, // 1: gamehall.v1.Envelope.enter_room:type_name -> gamehall.v1.EnterRoom
+	12, // 2: gamehall.v1.Envelope.leave_room:type_name -> gamehall.v1.LeaveRoom
+	13, // 3: gamehall.v1.Envelope.sit_down:type_name -> gamehall.v1.SitDown
+	14, // 4: gamehall.v1.Envelope.quick_seat:type_name -> gamehall.v1.QuickSeat
+	15, // 5: gamehall.v1.Envelope.stand_up:type_name -> gamehall.v1.StandUp
+	16, // 6: gamehall.v1.Envelope.ready:type_name -> gamehall.v1.Ready
+	18, // 7: gamehall.v1.Envelope.bid:type_name -> gamehall.v1.Bid
+	19, // 8: gamehall.v1.Envelope.play:type_name -> gamehall.v1.Play
+	23, // 9: gamehall.v1.Envelope.chat:type_name -> gamehall.v1.Chat
+	21, // 10: gamehall.v1.Envelope.ping:type_name -> gamehall.v1.Ping
+	17, // 11: gamehall.v1.Envelope.get_table:type_name -> gamehall.v1.GetTable
+	10, // 12: gamehall.v1.Envelope.welcome:type_name -> gamehall.v1.Welcome
+	7,  // 13: gamehall.v1.Envelope.error:type_name -> gamehall.v1.Error
+	8,  // 14: gamehall.v1.Envelope.ok:type_name -> gamehall.v1.Ok
+	28, // 15: gamehall.v1.Envelope.room_state:type_name -> gamehall.v1.RoomState
+	32, // 16: gamehall.v1.Envelope.table_state:type_name -> gamehall.v1.TableState
+	22, // 17: gamehall.v1.Envelope.pong:type_name -> gamehall.v1.Pong
+	25, // 18: gamehall.v1.Envelope.kicked:type_name -> gamehall.v1.Kicked
+	30, // 19: gamehall.v1.Envelope.room_events:type_name -> gamehall.v1.RoomEvents
+	31, // 20: gamehall.v1.Envelope.game_event:type_name -> gamehall.v1.GameEvent
+	24, // 21: gamehall.v1.Envelope.chat_message:type_name -> gamehall.v1.ChatMessage
 	0,  // 22: gamehall.v1.Error.code:type_name -> gamehall.v1.ErrorCode
-	1,  // 23: gamehall.v1.Chat.scope:type_name -> gamehall.v1.ChatScope
-	1,  // 24: gamehall.v1.ChatMessage.scope:type_name -> gamehall.v1.ChatScope
-	24, // 25: gamehall.v1.TableInfo.seats:type_name -> gamehall.v1.SeatInfo
-	25, // 26: gamehall.v1.RoomState.tables:type_name -> gamehall.v1.TableInfo
-	2,  // 27: gamehall.v1.RoomEvent.kind:type_name -> gamehall.v1.RoomEventKind
-	27, // 28: gamehall.v1.RoomEvents.events:type_name -> gamehall.v1.RoomEvent
-	4,  // 29: gamehall.v1.GameEvent.kind:type_name -> gamehall.v1.GameEventKind
-	24, // 30: gamehall.v1.TableState.seats:type_name -> gamehall.v1.SeatInfo
-	3,  // 31: gamehall.v1.TableState.phase:type_name -> gamehall.v1.GamePhase
-	31, // 32: gamehall.v1.OccupancySnapshot.rooms:type_name -> gamehall.v1.RoomCount
-	31, // 33: gamehall.v1.OccupancyDelta.rooms:type_name -> gamehall.v1.RoomCount
-	32, // 34: gamehall.v1.OccupancyFrame.snapshot:type_name -> gamehall.v1.OccupancySnapshot
-	33, // 35: gamehall.v1.OccupancyFrame.delta:type_name -> gamehall.v1.OccupancyDelta
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	20, // 23: gamehall.v1.Play.reading:type_name -> gamehall.v1.Combo
+	1,  // 24: gamehall.v1.Combo.kind:type_name -> gamehall.v1.ComboKind
+	2,  // 25: gamehall.v1.Chat.scope:type_name -> gamehall.v1.ChatScope
+	2,  // 26: gamehall.v1.ChatMessage.scope:type_name -> gamehall.v1.ChatScope
+	26, // 27: gamehall.v1.TableInfo.seats:type_name -> gamehall.v1.SeatInfo
+	27, // 28: gamehall.v1.RoomState.tables:type_name -> gamehall.v1.TableInfo
+	3,  // 29: gamehall.v1.RoomEvent.kind:type_name -> gamehall.v1.RoomEventKind
+	29, // 30: gamehall.v1.RoomEvents.events:type_name -> gamehall.v1.RoomEvent
+	5,  // 31: gamehall.v1.GameEvent.kind:type_name -> gamehall.v1.GameEventKind
+	20, // 32: gamehall.v1.GameEvent.combo:type_name -> gamehall.v1.Combo
+	26, // 33: gamehall.v1.TableState.seats:type_name -> gamehall.v1.SeatInfo
+	4,  // 34: gamehall.v1.TableState.phase:type_name -> gamehall.v1.GamePhase
+	20, // 35: gamehall.v1.TableState.last_combo:type_name -> gamehall.v1.Combo
+	33, // 36: gamehall.v1.OccupancySnapshot.rooms:type_name -> gamehall.v1.RoomCount
+	33, // 37: gamehall.v1.OccupancyDelta.rooms:type_name -> gamehall.v1.RoomCount
+	34, // 38: gamehall.v1.OccupancyFrame.snapshot:type_name -> gamehall.v1.OccupancySnapshot
+	35, // 39: gamehall.v1.OccupancyFrame.delta:type_name -> gamehall.v1.OccupancyDelta
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_gamehall_proto_init() }
@@ -2931,7 +3140,7 @@ func file_gamehall_proto_init() {
 		(*Envelope_GameEvent)(nil),
 		(*Envelope_ChatMessage)(nil),
 	}
-	file_gamehall_proto_msgTypes[29].OneofWrappers = []any{
+	file_gamehall_proto_msgTypes[30].OneofWrappers = []any{
 		(*OccupancyFrame_Snapshot)(nil),
 		(*OccupancyFrame_Delta)(nil),
 	}
@@ -2940,8 +3149,8 @@ func file_gamehall_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gamehall_proto_rawDesc), len(file_gamehall_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   30,
+			NumEnums:      6,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
