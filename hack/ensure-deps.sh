@@ -9,6 +9,7 @@
 #   protoc        make verify (protocol code)        protobuf-compiler
 #   postgres      store tests, settlement, e2e       postgresql-15 (initdb and postgres
 #                 (store/pgtest starts it)           under /usr/lib/postgresql/15/bin)
+#   chromium      make test-browser, make web        chromium
 set -euo pipefail
 
 # package NAME: the Debian package that provides NAME.
@@ -17,6 +18,7 @@ package() {
     redis-server) echo redis-server ;;
     protoc) echo protobuf-compiler ;;
     postgres) echo postgresql-15 ;;
+    chromium) echo chromium ;;
     *) echo "ensure-deps: unknown dependency $1 (add it to hack/ensure-deps.sh)" >&2; exit 2 ;;
   esac
 }

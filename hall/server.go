@@ -24,6 +24,7 @@ import (
 	"github.com/gamehall/gamehall/login"
 	"github.com/gamehall/gamehall/presence"
 	"github.com/gamehall/gamehall/ticket"
+	"github.com/gamehall/gamehall/web"
 )
 
 // Config of a hall replica.
@@ -102,6 +103,8 @@ type Server struct {
 	followers map[string]*follower
 	synced    bool // first topology seen
 	runCtx    context.Context
+
+	ops opsLog // the operator's view: topology changes
 
 	peersMu sync.Mutex
 	peers   []presence.Peer
@@ -202,6 +205,7 @@ func (h *Server) Run(ctx context.Context) error {
 // apply reconciles followers with a new topology: a shard is followed while
 // it is ready, not draining, in a listed region and has an internal URL.
 func (h *Server) apply(ctx context.Context, t Topology) {
+	h.ops.observe(t, time.Now())
 	h.dir.setRegions(t.Regions)
 	regions := map[string]bool{}
 	for _, r := range t.Regions {
@@ -289,7 +293,10 @@ func (h *Server) advertiseOnce(ctx context.Context) {
 	}); ok && err == nil {
 		if n, err := sc.ActiveSessions(c); err == nil {
 			h.m.sessions.Set(float64(n))
+			h.ops.sessions.Store(int64(n))
 		}
+	} else {
+		h.ops.sessions.Store(-1)
 	}
 	h.peersMu.Lock()
 	defer h.peersMu.Unlock()
@@ -305,9 +312,11 @@ func (h *Server) advertiseOnce(ctx context.Context) {
 
 // Register mounts the hall's routes on mux.
 func (h *Server) Register(mux *http.ServeMux) {
-	mux.HandleFunc("/v1/regions", h.handleRegions)
-	mux.HandleFunc("/v1/regions/{name}/rooms", h.handleRooms)
+	mux.HandleFunc("/v1/regions", cors(h.handleRegions))
+	mux.HandleFunc("/v1/regions/{name}/rooms", cors(h.handleRooms))
 	mux.HandleFunc("/v1/regions/{name}/watch", h.handleWatch)
+	mux.HandleFunc("/v1/ops", h.handleOps)
+	web.Register(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		login.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -496,4 +505,21 @@ func acceptsGzip(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// cors lets lobby pages served by a peer replica call this one after a
+// redirect. Tickets travel in the Authorization header, never in cookies,
+// so any origin may ask.
+func cors(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			w.Header().Set("Access-Control-Allow-Methods", "GET")
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization")
+			w.Header().Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next(w, r)
+	}
 }

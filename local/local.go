@@ -214,6 +214,16 @@ func unwrapSyscall(err error) error {
 // HallURL is where clients log in and find the directory.
 func (l *Local) HallURL() string { return l.hallURL }
 
+// OpsURL is the operator's live view with a service ticket (valid 24 h) in
+// the link's fragment, which the page keeps and no server sees.
+func (l *Local) OpsURL() (string, error) {
+	tok, err := l.keys.Sign(ticket.Claims{Account: "local-operator", Role: ticket.RoleService}, 24*time.Hour)
+	if err != nil {
+		return "", err
+	}
+	return l.hallURL + "/ops#ticket=" + tok, nil
+}
+
 // Keys are the ticket keys (tests mint tickets with them).
 func (l *Local) Keys() *ticket.Keyring { return l.keys }
 

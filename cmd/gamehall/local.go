@@ -130,6 +130,10 @@ func runLocal(args []string) int {
 		return fail("%v", err)
 	}
 	fmt.Fprintf(out, "\ngamehall is running. Hall and login: %s\n", l.HallURL())
+	fmt.Fprintf(out, "  play:      open %s/ in a browser\n", l.HallURL())
+	if ops, err := l.OpsURL(); err == nil {
+		fmt.Fprintf(out, "  operate:   open %s\n", ops)
+	}
 	fmt.Fprintf(out, "  players:   gamehall bot --hall %s --players 2000\n", l.HallURL())
 	fmt.Fprintf(out, "  directory: curl -s -X POST %s/v1/login -d '{\"account\":\"me\"}'  (then GET /v1/regions with the ticket)\n", l.HallURL())
 	fmt.Fprintf(out, "  metrics:   %s/metrics\nCtrl-C drains and stops.\n\n", l.HallURL())

@@ -1,0 +1,287 @@
+//go:build browser
+
+// Package browsertest drives the web client in a real Chromium (Debian's
+// chromium, headless) against `gamehall local` run in-process: the lobby's
+// live rooms, a whole Dou Dizhu game against two bots, ROOM_FULL with its
+// suggestions, and the operator's view seeing a shard added. `make
+// test-browser` runs it; `make web` also refreshes the screenshots in docs/.
+package browsertest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	v1 "github.com/gamehall/gamehall/api/v1alpha1"
+	"github.com/gamehall/gamehall/bot"
+	"github.com/gamehall/gamehall/gameserver"
+	"github.com/gamehall/gamehall/local"
+	"github.com/gamehall/gamehall/login"
+)
+
+// The sample Region, scaled down so that a handful of players fill it: 4
+// rooms of 6 players (2 tables) per shard, a new shard past 80 %.
+func sampleRegion(t *testing.T) v1.Region {
+	t.Helper()
+	loaded, _, err := local.LoadRegions([]string{"../../config/samples/gamehall_v1alpha1_region.yaml"})
+	if err != nil || len(loaded) != 1 {
+		t.Fatalf("loading the sample Region: %v (%d)", err, len(loaded))
+	}
+	r := loaded[0].Region
+	r.Spec.RoomsPerShard, r.Spec.RoomCapacity, r.Spec.TablesPerRoom = 4, 6, 2
+	r.Spec.MinShards, r.Spec.MaxShards = 1, 3
+	return r
+}
+
+func startLocal(t *testing.T, r v1.Region) *local.Local {
+	t.Helper()
+	l, err := local.New(local.Config{Regions: []v1.Region{r}, Listen: "127.0.0.1:0", ScaleEvery: 200 * time.Millisecond,
+		ShutdownGrace: time.Second,
+		Shard: func(c *gameserver.Config) {
+			// Bots think in milliseconds; people's rate limits would refuse them.
+			c.MsgRate, c.MsgBurst = 10000, 10000
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := l.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		l.StopNow()
+		<-done
+	})
+	return l
+}
+
+// browser starts a headless Chromium with a fresh profile. The flags keep it
+// off the network: without them it calls home and, on a closed network,
+// its own connections are refused.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("CHROMIUM")
+	if path == "" {
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				path = p
+				break
+			}
+		}
+	}
+	if path == "" {
+		t.Fatal("no chromium: install Debian's chromium (hack/ensure-deps.sh chromium) or set CHROMIUM")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860),
+		chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() { cancelB(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	return ctx
+}
+
+// run runs browser steps with a deadline.
+func run(t *testing.T, ctx context.Context, within time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	if err := chromedp.Do(c, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression.
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(c, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitJS polls a JavaScript condition until it is true.
+func waitJS(t *testing.T, ctx context.Context, within time.Duration, what, cond string) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, within+5*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(c, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(within))); err != nil {
+		// What the page told its user says why, more often than not.
+		toasts, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(window.gamehall.toasts || []).concat((window.gamehall.log || []).slice(-4)).join(" | ")`))
+		t.Fatalf("waiting until %s: %v (page messages: %q)", what, err, toasts)
+	}
+}
+
+// click waits for the element and clicks it as a person would (a click
+// event on it, after it is rendered and enabled).
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	q, _ := json.Marshal(sel)
+	waitJS(t, ctx, 20*time.Second, sel+" can be clicked", `(() => { const e = document.querySelector(`+string(q)+`); return e !== null && !e.disabled; })()`)
+	eval[bool](t, ctx, `(() => { document.querySelector(`+string(q)+`).click(); return true; })()`)
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	c, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(c, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s (%d bytes)", p, len(png))
+}
+
+func TestBrowser(t *testing.T) {
+	l := startLocal(t, sampleRegion(t))
+	ctx := browser(t)
+	hallURL := l.HallURL()
+
+	// The lobby: log in as a guest and see the sample region's rooms live.
+	var weight pageWeight
+	t.Run("lobby", func(t *testing.T) {
+		run(t, ctx, 30*time.Second, "opening the lobby", chromedp.Navigate(hallURL+"/"),
+			chromedp.WaitVisible(chromedp.CSS("#login-form")),
+			chromedp.SendKeys(chromedp.CSS("#account"), "alice"), chromedp.Click(chromedp.CSS("#login-button")))
+		waitJS(t, ctx, 20*time.Second, "the 4 rooms of the first shard show", `document.querySelectorAll("#rooms .room").length === 4`)
+		weight = measure(t, ctx)
+		t.Logf("first load: %d bytes transferred in %d requests; live rooms shown %.0f ms after navigation, %.0f ms after logging in", weight.Bytes, weight.Requests, weight.RoomsMs, weight.LoginMs)
+	})
+
+	// The page's classifier (it checks plays before sending them) agrees
+	// with the server's on every reading of many random card sets.
+	t.Run("cards", func(t *testing.T) { checkReadings(t, ctx) })
+
+	// Two bots enter room 1: its count in the lobby changes.
+	tb := newTableBots(t, l, 1)
+	t.Run("count changes", func(t *testing.T) {
+		waitJS(t, ctx, 20*time.Second, "room 1 shows the 2 bots", `document.querySelector('#rooms .room[data-room="1"]').dataset.players === "2"`)
+	})
+
+	t.Run("game", func(t *testing.T) { playGame(t, ctx, tb) })
+
+	t.Run("room full", func(t *testing.T) {
+		fillRoom(t, l, 2, 6)
+		click(t, ctx, "#leave")
+		waitJS(t, ctx, 20*time.Second, "room 2 shows full", `document.querySelector('#rooms .room[data-room="2"]').classList.contains("full")`)
+		click(t, ctx, `#rooms .room[data-room="2"]`)
+		waitJS(t, ctx, 20*time.Second, "ROOM_FULL offers rooms", `document.querySelectorAll("#suggested button").length > 0`)
+		offered := eval[[]string](t, ctx, `[...document.querySelectorAll("#suggested button")].map(b => b.dataset.room)`)
+		t.Logf("room 2 is full; the page offers rooms %v", offered)
+		for _, r := range offered {
+			if r == "2" {
+				t.Fatalf("the full room is among the suggestions %v", offered)
+			}
+		}
+		click(t, ctx, "#suggested button")
+		waitJS(t, ctx, 20*time.Second, "the suggested room opens", `document.body.dataset.view === "room"`)
+		click(t, ctx, "#leave-room")
+	})
+
+	t.Run("ops", func(t *testing.T) {
+		ops, err := l.OpsURL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, ctx, 30*time.Second, "opening /ops", chromedp.Navigate(ops))
+		waitJS(t, ctx, 20*time.Second, "the ops view shows the region's shard", `document.querySelectorAll(".shard").length >= 1`)
+		// Bots fill the region past its target: the policy adds a shard.
+		r := runBots(t, l, 22)
+		waitJS(t, ctx, 60*time.Second, "a shard-added event shows", `document.querySelector('.event[data-kind="added"]') !== null`)
+		waitJS(t, ctx, 20*time.Second, "the new shard's rooms show", `document.querySelectorAll(".shard").length >= 2 && Number((document.querySelector("#ops-players") || {}).textContent) > 10`)
+		events := eval[[]string](t, ctx, `[...document.querySelectorAll(".event")].map(e => e.textContent)`)
+		t.Logf("ops events: %q", events)
+		screenshot(t, ctx, "web-ops.png")
+		// The lobby, live with the bots.
+		run(t, ctx, 30*time.Second, "back to the lobby", chromedp.Navigate(hallURL+"/"))
+		waitJS(t, ctx, 20*time.Second, "the lobby shows both shards' rooms", `document.querySelectorAll("#rooms .room").length >= 8`)
+		screenshot(t, ctx, "web-lobby.png")
+		r.Stop()
+	})
+	writeFigures(t, weight)
+}
+
+// playerTicket logs account in (as a guest) and returns its ticket.
+func playerTicket(t *testing.T, l *local.Local, account string) string {
+	t.Helper()
+	resp, err := http.Post(l.HallURL()+"/v1/login", "application/json", strings.NewReader(`{"account":"`+account+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var lr login.Response
+	if err := json.NewDecoder(resp.Body).Decode(&lr); err != nil || lr.Ticket == "" {
+		t.Fatalf("logging %s in: %s, %v", account, resp.Status, err)
+	}
+	return lr.Ticket
+}
+
+// runBots starts n bots of package bot in the region; Stop ends them.
+func runBots(t *testing.T, l *local.Local, n int) *bot.Runner {
+	t.Helper()
+	r, err := bot.New(bot.Config{HallURL: l.HallURL(), Players: n, Ramp: 50, Think: 150 * time.Millisecond,
+		MinGames: 50, MaxGames: 50, Break: time.Second, LeaveGrace: time.Second, Prefix: "bot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { r.Run(context.Background()); close(done) }()
+	t.Cleanup(func() { r.Stop(); <-done })
+	return r
+}
+
+type pageWeight struct {
+	Bytes    int64   `json:"bytes"`
+	Requests int     `json:"requests"`
+	RoomsMs  float64 `json:"roomsMs"` // navigation start → live rooms shown (includes typing the name)
+	LoginMs  float64 `json:"loginMs"` // "Enter the hall" clicked → live rooms shown
+}
+
+// measure reads the first load's bytes on the wire (Resource Timing's
+// transferSize: headers and compressed bodies) and when the live rooms
+// first showed.
+func measure(t *testing.T, ctx context.Context) pageWeight {
+	t.Helper()
+	w := eval[pageWeight](t, ctx, `(() => {
+		const nav = performance.getEntriesByType("navigation")[0];
+		const res = performance.getEntriesByType("resource").filter(r => !r.name.includes("/v1/"));
+		return {bytes: nav.transferSize + res.reduce((n, r) => n + r.transferSize, 0), requests: 1 + res.length,
+			roomsMs: window.gamehall.roomsShownAt - nav.startTime, loginMs: window.gamehall.roomsShownAt - window.gamehall.loginAt};
+	})()`)
+	if w.Bytes <= 0 || w.RoomsMs <= 0 {
+		t.Fatalf("page measurements missing: %+v", w)
+	}
+	return w
+}
+
+// writeFigures logs the measurements for docs/benchmarks.md.
+func writeFigures(t *testing.T, w pageWeight) {
+	t.Logf("FIGURES page weight %d B in %d requests, live rooms %.0f ms after navigation, %.0f ms after login", w.Bytes, w.Requests, w.RoomsMs, w.LoginMs)
+}
