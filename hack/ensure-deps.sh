@@ -7,6 +7,7 @@
 # Known names (what the tests start for real, and the Debian package):
 #   redis-server  presence tests, local and e2e      redis-server
 #   protoc        make verify (protocol code)        protobuf-compiler
+#   ip            e2e: pods in network namespaces    iproute2
 #   postgres      store tests, settlement, e2e       postgresql-15 (initdb and postgres
 #                 (store/pgtest starts it)           under /usr/lib/postgresql/15/bin)
 #   chromium      make test-browser, make web        chromium
@@ -17,6 +18,7 @@ package() {
   case "$1" in
     redis-server) echo redis-server ;;
     protoc) echo protobuf-compiler ;;
+    ip) echo iproute2 ;;
     postgres) echo postgresql-15 ;;
     chromium) echo chromium ;;
     *) echo "ensure-deps: unknown dependency $1 (add it to hack/ensure-deps.sh)" >&2; exit 2 ;;

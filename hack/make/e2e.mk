@@ -1,13 +1,19 @@
-# End to end with kubectl: a private control plane, the operator, the fake
-# Agones (hack/fakeagones) running real game servers, a hall and bots.
-# Logs in bin/e2e/. See docs/bench-e2e.md.
+# The admin path end to end (test/e2e, package internal/e2e): a real etcd and
+# kube-apiserver, the node stand-in internal/fakenode running every pod as
+# processes in network namespaces (needs root and iproute2), make deploy,
+# the Redis and the samples applied with kubectl, bots through the Hall's
+# Service. Logs in bin/e2e/.
 
 ##@ End to end
 
-.PHONY: e2e
-e2e: build envtest ## Scale a Region up under bot load and back down, with kubectl (hack/e2e.sh; < 5 min).
-	E2E_SKIP_BUILD=1 hack/e2e.sh
+E2E_TEST_FLAGS ?= -count=1 -v
 
-.PHONY: fakeagones
-fakeagones: ## Build bin/fakeagones (the Agones stand-in for node-less clusters).
-	go build -o $(BIN)/fakeagones ./hack/fakeagones
+.PHONY: e2e-smoke
+e2e-smoke: build envtest ## The admin path end to end, CI-sized (test/e2e; about 5 min): deploy, samples, bots, scale out and back.
+	@hack/ensure-deps.sh redis-server ip
+	go test -tags e2e $(E2E_TEST_FLAGS) -timeout 12m -run TestAdminPath ./test/e2e/
+
+.PHONY: e2e
+e2e: build envtest ## The admin path end to end, full size (more players; E2E_FULL=1).
+	@hack/ensure-deps.sh redis-server ip
+	E2E_FULL=1 go test -tags e2e $(E2E_TEST_FLAGS) -timeout 20m -run TestAdminPath ./test/e2e/

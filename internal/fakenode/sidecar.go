@@ -1,4 +1,4 @@
-package main
+package fakenode
 
 import (
 	"context"
@@ -26,8 +26,6 @@ import (
 type Sidecar struct {
 	Client client.Client
 	Key    types.NamespacedName
-	Proc   *Process // nil in tests without a process
-	Agones *Agones
 	Log    logr.Logger
 }
 
@@ -61,7 +59,7 @@ func (s *Sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	switch {
 	case r.Method == http.MethodPost && path == "/ready":
-		err = s.setState(ctx, agonesv1.GameServerStateReady)
+		err = s.setState(ctx, agonesv1.GameServerStateRequestReady)
 	case r.Method == http.MethodPost && path == "/allocate":
 		err = s.setState(ctx, agonesv1.GameServerStateAllocated)
 	case r.Method == http.MethodPost && path == "/reserve":
@@ -126,38 +124,23 @@ func (s *Sidecar) setState(ctx context.Context, st agonesv1.GameServerState) err
 		// Agones ignores state changes of a finished GameServer.
 		return &sdkError{codeInvalidArgument, http.StatusBadRequest, fmt.Sprintf("GameServer is %s", gs.Status.State)}
 	}
-	if gs.Status.State == st {
+	if gs.Status.State == st || (st == agonesv1.GameServerStateRequestReady && gs.Status.State == agonesv1.GameServerStateReady) {
 		return nil
 	}
 	s.Log.Info("state change", "from", gs.Status.State, "to", st)
 	return patchGameServer(ctx, s.Client, gs, map[string]any{"status": map[string]any{"state": st}})
 }
 
+// shutdown is POST /shutdown: the GameServer goes Shutdown, and the Agones
+// stand-in deletes it, which ends the pod.
 func (s *Sidecar) shutdown(ctx context.Context) error {
-	if s.Proc != nil {
-		s.Proc.mu.Lock()
-		s.Proc.shutdown = true
-		s.Proc.mu.Unlock()
+	err := s.setState(ctx, agonesv1.GameServerStateShutdown)
+	if errors.Is(err, errGone) {
+		// Deleted already (a drained shard's GameServer, whose pod is
+		// stopping): in Agones the call succeeds.
+		return nil
 	}
-	if err := s.setState(ctx, agonesv1.GameServerStateShutdown); err != nil {
-		if errors.Is(err, errGone) {
-			// Deleted already (a drained shard's GameServer, whose process
-			// we are stopping): in Agones the object would linger until the
-			// pod ends and the call succeed.
-			return nil
-		}
-		return err
-	}
-	if s.Proc != nil && s.Agones != nil {
-		// Agones deletes a Shutdown GameServer, which ends the pod.
-		gs, err := s.get(ctx)
-		if err != nil {
-			return err
-		}
-		uid := gs.UID
-		return client.IgnoreNotFound(s.Client.Delete(ctx, gs, client.Preconditions{UID: &uid}))
-	}
-	return nil
+	return err
 }
 
 // metadata handles PUT /metadata/{label,annotation}: Agones prefixes the

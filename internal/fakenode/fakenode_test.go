@@ -1,0 +1,108 @@
+package fakenode
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/dns/dnsmessage"
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestImagesCommand(t *testing.T) {
+	im := Images{Gamehall: "/bin/gh", RedisServer: "/usr/bin/redis-server", ByTag: map[string]string{"v2": "/bin/gh2"}}
+	for _, tc := range []struct {
+		c       corev1.Container
+		want    string
+		wantErr string
+	}{
+		{corev1.Container{Image: "gamehall:dev", Args: []string{"hall", "--listen=:8080"}}, "/bin/gh hall --listen=:8080", ""},
+		{corev1.Container{Image: "registry.example:5000/team/gamehall:v2", Args: []string{"operator"}}, "/bin/gh2 operator", ""},
+		{corev1.Container{Image: "gamehall@sha256:abc", Command: []string{"/gamehall", "gameserver"}}, "/bin/gh gameserver", ""},
+		{corev1.Container{Image: "gamehall:dev", Command: []string{"/bin/sh"}}, "", "ENTRYPOINT /gamehall"},
+		{corev1.Container{Image: "redis:7.4", Args: []string{"redis-server", "--save", ""}}, "/usr/bin/redis-server --protected-mode no --save ", ""},
+		{corev1.Container{Image: "docker.io/library/redis", Args: []string{"--port", "7000"}}, "/usr/bin/redis-server --protected-mode no --port 7000", ""},
+		{corev1.Container{Image: "redis", Command: []string{"redis-cli"}}, "", "only redis-server"},
+		{corev1.Container{Image: "nginx:1.27"}, "", "no container runtime"},
+		{corev1.Container{Image: "evil/gamehallx:1"}, "", "no container runtime"},
+	} {
+		argv, err := im.Command(&tc.c)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err %v, want %q", tc.c.Image, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || strings.Join(argv, " ") != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.c.Image, argv, err, tc.want)
+		}
+	}
+}
+
+func TestExpand(t *testing.T) {
+	vars := []string{"POD_IP=10.244.0.5", "EMPTY="}
+	for in, want := range map[string]string{
+		"--advertise-url=http://$(POD_IP):8080": "--advertise-url=http://10.244.0.5:8080",
+		"$(UNDEFINED) stays":                    "$(UNDEFINED) stays",
+		"$$(POD_IP) is escaped":                 "$(POD_IP) is escaped",
+		"a$(EMPTY)b":                            "ab",
+		"trailing $":                            "trailing $",
+	} {
+		if got := expand(in, vars); got != want {
+			t.Errorf("expand(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A volume update swaps ..data at once: a reader of a key sees the old or
+// the new content; removed keys go, new ones appear.
+func TestWriteVolume(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	v1 := map[string][]byte{"k1": []byte("one"), "k2": []byte("two")}
+	if changed, err := writeVolume(dir, v1, nil); err != nil || !changed {
+		t.Fatalf("first write: %v %v", changed, err)
+	}
+	if changed, _ := writeVolume(dir, v1, v1); changed {
+		t.Fatal("an unchanged volume was rewritten")
+	}
+	v2 := map[string][]byte{"k2": []byte("TWO"), "k3": []byte("three")}
+	if _, err := writeVolume(dir, v2, v1); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"k2": "TWO", "k3": "three"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "k1")); !os.IsNotExist(err) {
+		t.Errorf("k1 was removed from the Secret but is still mounted: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	stamps := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "..data-") {
+			stamps++
+		}
+	}
+	if stamps != 1 {
+		t.Errorf("%d data directories left, want 1", stamps)
+	}
+}
+
+func TestDNSAnswerOutsideCluster(t *testing.T) {
+	d := &DNS{}
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 7, RecursionDesired: true})
+	b.StartQuestions()
+	b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName("example.com."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+	req, _ := b.Finish()
+	var p dnsmessage.Parser
+	h, err := p.Start(d.answer(req))
+	if err != nil || h.ID != 7 || h.RCode != dnsmessage.RCodeNameError {
+		t.Fatalf("answer %+v, %v; want NXDOMAIN for id 7", h, err)
+	}
+	if _, ok := d.lookup("x.y.z.svc.cluster.local."); ok {
+		t.Error("a name with too many labels resolved")
+	}
+}
