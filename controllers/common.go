@@ -36,8 +36,10 @@ const (
 	InternalPort        = 7001
 	GameServerContainer = "gameserver"
 
+	// CounterPlayers is the GameServer counter of players in the shard's
+	// rooms; the rooms themselves travel in the annotation
+	// roomreport.Annotation.
 	CounterPlayers = "players"
-	CounterRooms   = "rooms"
 )
 
 // Field indexes registered by SetupIndexes.
@@ -101,18 +103,50 @@ func SetupIndexes(ctx context.Context, idx client.FieldIndexer) error {
 // patchStatus writes obj's whole status, recomputed from observation, as a
 // merge patch — only when it differs from before, so the API server sees one
 // write per real change. The whole status, not a diff: the schema requires
-// fields (players, …) whose zero value a diff would leave out; and no
-// resourceVersion, because the operator is the status's only writer.
+// fields (players, …) whose zero value a diff would leave out; fields that
+// were set and are now empty (omitted from the JSON) are sent as null, or the
+// merge would keep them. No resourceVersion: the operator is the status's
+// only writer.
 func patchStatus[T client.Object](ctx context.Context, c client.Client, before, obj T, statusOf func(T) any) error {
 	st := statusOf(obj)
 	if equality.Semantic.DeepEqual(statusOf(before), st) {
 		return nil
 	}
-	body, err := json.Marshal(map[string]any{"status": st})
+	now, err := jsonFields(st)
+	if err != nil {
+		return err
+	}
+	was, err := jsonFields(statusOf(before))
+	if err != nil {
+		return err
+	}
+	for k := range was {
+		if _, ok := now[k]; !ok {
+			now[k] = nil
+		}
+	}
+	body, err := json.Marshal(map[string]any{"status": now})
 	if err != nil {
 		return err
 	}
 	return c.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, body), FieldOwner)
+}
+
+// jsonFields is v's JSON object, one raw value per field.
+func jsonFields(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(m))
+	for k, raw := range m {
+		out[k] = raw
+	}
+	return out, nil
 }
 
 // event records an events.k8s.io event; reasons are the constants below.

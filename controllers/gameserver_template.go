@@ -119,7 +119,6 @@ func GameServerFor(shard *gamehallv1.RoomShard, t ShardTemplate, n int32) (*agon
 			}},
 			Counters: map[string]agonesv1.CounterStatus{
 				CounterPlayers: {Count: 0, Capacity: capacity},
-				CounterRooms:   {Count: int64(shard.Spec.Rooms), Capacity: int64(shard.Spec.Rooms)},
 			},
 			Template: *tmpl,
 		},

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -358,18 +359,23 @@ func (r *RoomShardReconciler) mirror(shard *gamehallv1.RoomShard, gs *agonesv1.G
 		}
 	}
 	players := gs.Status.Counters[CounterPlayers].Count
-	if players != st.Players || st.LastReportTime == nil {
-		if _, reported := gs.Status.Counters[CounterPlayers]; reported {
+	rooms, full, reported := roomsOf(shard, gs.Annotations)
+	if players != st.Players || !equality.Semantic.DeepEqual(rooms, st.RoomList) || st.LastReportTime == nil {
+		if _, counted := gs.Status.Counters[CounterPlayers]; counted || rooms != nil {
 			t := metav1.NewTime(time.Now())
 			st.LastReportTime = &t
 		}
 	}
-	st.Players = players
+	st.Players, st.RoomList, st.FullRooms = players, rooms, full
+	meta.SetStatusCondition(&st.Conditions, reported)
 }
 
 func (r *RoomShardReconciler) clearMirror(shard *gamehallv1.RoomShard, state string) {
 	st := &shard.Status
 	st.State, st.Address, st.Port, st.InternalAddress, st.InternalPort, st.Players = state, "", 0, "", 0, 0
+	st.RoomList, st.FullRooms = nil, 0
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: gamehallv1.ConditionRoomsReported, Status: metav1.ConditionFalse,
+		Reason: gamehallv1.ReasonNoRoomReport, Message: "no game server runs the shard's rooms", ObservedGeneration: shard.Generation})
 }
 
 func setReady(shard *gamehallv1.RoomShard, status metav1.ConditionStatus, reason, msg string) {
@@ -394,7 +400,7 @@ func (r *RoomShardReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	specOrLabels := builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&gamehallv1.RoomShard{}).
-		Owns(&agonesv1.GameServer{}).
+		Watches(&agonesv1.GameServer{}, gameServerEvents()).
 		Watches(&gamehallv1.Region{}, handler.EnqueueRequestsFromMapFunc(r.waitingShards), specOrLabels).
 		Watches(&gamehallv1.Hall{}, handler.EnqueueRequestsFromMapFunc(r.waitingShards),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).

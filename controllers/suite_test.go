@@ -162,7 +162,6 @@ func agones(ctx context.Context, t *testing.T, ns string) {
 					gs.Status.Addresses = []corev1.NodeAddress{{Type: "PodIP", Address: "10.0.0." + strconv.Itoa(int(port%250))}}
 					gs.Status.Counters = map[string]agonesv1.CounterStatus{
 						CounterPlayers: {Count: 0, Capacity: gs.Spec.Counters[CounterPlayers].Capacity},
-						CounterRooms:   gs.Spec.Counters[CounterRooms],
 					}
 					_ = env.Client.Patch(ctx, gs, patch)
 				}

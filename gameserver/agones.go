@@ -3,12 +3,15 @@ package gameserver
 import (
 	"context"
 	"time"
+
+	"github.com/gamehall/gamehall/gameserver/roomreport"
 )
 
 // lifecycle reports to Agones when an SDK is configured: Ready once
 // listening (retried until the sidecar answers), Health every few seconds,
-// Allocate when the first player enters, the players/rooms counters at most
-// once per ReportInterval (and at once when players reach 0), a label while
+// Allocate when the first player enters, the players counter and the room
+// report (annotation roomreport.Annotation) at most once per
+// ReportInterval (and at once when players reach 0), a label while
 // draining. Without an SDK it returns at once.
 func (s *Server) lifecycle(ctx context.Context) {
 	sdk := s.deps.SDK
@@ -54,13 +57,15 @@ func (s *Server) lifecycle(ctx context.Context) {
 	var (
 		allocated     bool
 		lastPlayers   int64 = -1
-		lastRooms     int64 = -1
-		dirty         bool
+		lastRooms     string
+		dirty         = true // the first report lists the (empty) rooms
 		labelDraining bool
 	)
 	capacity := int64(s.cfg.Rooms * s.cfg.RoomCapacity)
+	// One report is at most two SDK writes, as many as when rooms were a
+	// second counter: the players counter (Agones' own) and the rooms.
 	send := func() {
-		players, rooms := s.inRooms.Load(), int64(s.occupiedRooms())
+		players, rooms := s.inRooms.Load(), s.roomReport().Encode()
 		if players != lastPlayers {
 			if err := sdk.SetCounter(ctx, "players", players, capacity); err != nil {
 				log.V(1).Info("counter update failed", "err", err.Error())
@@ -69,8 +74,8 @@ func (s *Server) lifecycle(ctx context.Context) {
 			lastPlayers = players
 		}
 		if rooms != lastRooms {
-			if err := sdk.SetCounter(ctx, "rooms", rooms, int64(s.cfg.Rooms)); err != nil {
-				log.V(1).Info("counter update failed", "err", err.Error())
+			if err := sdk.SetAnnotation(ctx, roomreport.Key, rooms); err != nil {
+				log.V(1).Info("room report failed", "err", err.Error())
 				return
 			}
 			lastRooms = rooms

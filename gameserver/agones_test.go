@@ -21,6 +21,7 @@ type fakeSDK struct {
 	calls       []string
 	counters    map[string]int64
 	labels      map[string]string
+	annotations map[string]string
 	drainingFn  func(bool)
 	shutdownHit bool
 }
@@ -63,6 +64,13 @@ func (f *fakeSDK) SetLabel(_ context.Context, k, v string) error {
 	f.mu.Unlock()
 	return nil
 }
+func (f *fakeSDK) SetAnnotation(_ context.Context, k, v string) error {
+	f.mu.Lock()
+	f.annotations[k] = v
+	f.mu.Unlock()
+	f.record("annotation " + k + "=" + v)
+	return nil
+}
 func (f *fakeSDK) WatchDraining(ctx context.Context, fn func(bool)) error {
 	f.mu.Lock()
 	f.drainingFn = fn
@@ -83,7 +91,7 @@ func (f *fakeSDK) has(call string) bool {
 }
 
 func TestAgonesLifecycle(t *testing.T) {
-	sdk := &fakeSDK{readyFails: 2, counters: map[string]int64{}, labels: map[string]string{}}
+	sdk := &fakeSDK{readyFails: 2, counters: map[string]int64{}, labels: map[string]string{}, annotations: map[string]string{}}
 	pres := presence.NewMemory()
 	defer pres.Close()
 	keys := newKeys(t)
@@ -102,6 +110,10 @@ func TestAgonesLifecycle(t *testing.T) {
 	t.Cleanup(e.stop)
 
 	eventually(t, "ready after the sidecar came up", func() bool { return sdk.has("ready") })
+	// The first report lists the empty rooms.
+	eventually(t, "first room report", func() bool {
+		return sdk.has(`annotation rooms={"firstRoom":1,"capacity":10,"players":[0,0]}`) && sdk.has("counter players=0/20")
+	})
 	if sdk.has("allocate") {
 		t.Fatal("allocated an empty shard")
 	}
@@ -110,7 +122,9 @@ func TestAgonesLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "allocate on the first player", func() bool { return sdk.has("allocate") })
-	eventually(t, "players counter", func() bool { return sdk.has("counter players=1/20") && sdk.has("counter rooms=1/2") })
+	eventually(t, "players counter and room report", func() bool {
+		return sdk.has("counter players=1/20") && sdk.has(`annotation rooms={"firstRoom":1,"capacity":10,"players":[1,0]}`)
+	})
 	if err := c.LeaveRoom(ctx20(t)); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ type Config struct {
 	AutoPlayDelay  time.Duration // how long a disconnected seat "thinks"
 	ReconnectGrace time.Duration // a dropped player keeps the seat this long during a game
 	DrainTimeout   time.Duration // Run returns this long after a drain even if players remain
-	ReportInterval time.Duration // Agones counter updates at most this often
+	ReportInterval time.Duration // Agones reports (players counter, room annotation) at most this often
 	PingInterval   time.Duration // clients ping at least this often; 3× is the read deadline
 	HelloTimeout   time.Duration
 	WriteTimeout   time.Duration // a socket write slower than this disconnects the client
@@ -129,6 +129,7 @@ type SDK interface {
 	Shutdown(ctx context.Context) error
 	SetCounter(ctx context.Context, name string, count, capacity int64) error
 	SetLabel(ctx context.Context, key, value string) error
+	SetAnnotation(ctx context.Context, key, value string) error
 	// WatchDraining calls fn when the operator's draining label changes; it
 	// returns when ctx ends.
 	WatchDraining(ctx context.Context, fn func(draining bool)) error

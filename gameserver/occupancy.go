@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gamehall/gamehall/gameserver/roomreport"
 	"github.com/gamehall/gamehall/protocol"
 	"github.com/gamehall/gamehall/protocol/pb"
 	"github.com/gamehall/gamehall/ticket"
@@ -57,6 +58,18 @@ func (s *Server) occupancySnapshot() (*pb.OccupancySnapshot, uint64) {
 		snap.Rooms = append(snap.Rooms, &pb.RoomCount{Room: int32(s.cfg.FirstRoom + i), Players: int32(n), Capacity: int32(o.capacity)})
 	}
 	return snap, o.version
+}
+
+// roomReport is every room's count, as the shard reports it to Agones.
+func (s *Server) roomReport() roomreport.Report {
+	o := s.occ
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := roomreport.Report{FirstRoom: int32(s.cfg.FirstRoom), Capacity: int32(o.capacity), Players: make([]int32, len(o.players))}
+	for i, n := range o.players {
+		r.Players[i] = int32(n)
+	}
+	return r
 }
 
 // occupancyDelta returns the rooms changed after version since.

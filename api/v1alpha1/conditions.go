@@ -15,6 +15,9 @@ const (
 	// ConditionDraining (RoomShard) is True while the shard takes no new players
 	// and waits for the ones it has to leave.
 	ConditionDraining = "Draining"
+	// ConditionRoomsReported (RoomShard) is True while status.roomList holds
+	// a valid report of the game server's rooms.
+	ConditionRoomsReported = "RoomsReported"
 )
 
 // Condition reasons: CamelCase constants, so alerts and scripts can match them.
@@ -43,6 +46,9 @@ const (
 	ReasonDrainRequested     = "DrainRequested"
 	ReasonNotDraining        = "NotDraining"
 	ReasonDrained            = "Drained"
+	ReasonRoomsReported      = "RoomsReported"
+	ReasonNoRoomReport       = "NoRoomReport"
+	ReasonInvalidRoomReport  = "InvalidRoomReport"
 
 	// Hall
 	ReasonDeploymentAvailable   = "DeploymentAvailable"

@@ -87,17 +87,48 @@ type RoomShardStatus struct {
 	Players int64 `json:"players"`
 	// capacity is rooms × roomCapacity.
 	Capacity int64 `json:"capacity"`
-	// lastReportTime is when the players count last changed in the GameServer.
+	// lastReportTime is when the players count or the rooms last changed in the GameServer.
 	// +optional
 	LastReportTime *metav1.Time `json:"lastReportTime,omitempty"`
+	// fullRooms is how many rooms have no free seat, as last reported.
+	FullRooms int32 `json:"fullRooms"`
+	// roomList is every room of the shard as its game server last reported
+	// it (condition RoomsReported); empty before the first report.
+	// +listType=map
+	// +listMapKey=room
+	// +kubebuilder:validation:MaxItems=1000
+	// +optional
+	RoomList []RoomStatus `json:"roomList,omitempty"`
 	// restarts counts GameServers replaced after they failed.
 	// +optional
 	Restarts int32 `json:"restarts,omitempty"`
-	// conditions: Ready (the GameServer is Ready and reachable) and Draining.
+	// conditions: Ready (the GameServer is Ready and reachable), Draining
+	// and RoomsReported.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// RoomState says whether a room takes another player.
+// +kubebuilder:validation:Enum=Open;Full
+type RoomState string
+
+const (
+	RoomOpen RoomState = "Open"
+	RoomFull RoomState = "Full"
+)
+
+// RoomStatus is one room's occupancy.
+type RoomStatus struct {
+	// room is the room's number in its Region.
+	Room int32 `json:"room"`
+	// players is how many players are in the room.
+	Players int32 `json:"players"`
+	// capacity is how many players the room seats.
+	Capacity int32 `json:"capacity"`
+	// state is Full when players reached capacity, else Open.
+	State RoomState `json:"state"`
 }
 
 // RoomShard is one game-server process: a range of a Region's rooms, run as one Agones GameServer.
@@ -109,6 +140,7 @@ type RoomShardStatus struct {
 // +kubebuilder:printcolumn:name="Rooms",type=string,JSONPath=`.status.rooms`
 // +kubebuilder:printcolumn:name="Players",type=integer,JSONPath=`.status.players`
 // +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.status.capacity`
+// +kubebuilder:printcolumn:name="Full",type=integer,JSONPath=`.status.fullRooms`,priority=1,description="Rooms with no free seat"
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Draining",type=boolean,JSONPath=`.spec.draining`,priority=1
 // +kubebuilder:printcolumn:name="Address",type=string,JSONPath=`.status.address`

@@ -84,6 +84,12 @@ func (c *Client) SetLabel(ctx context.Context, key, value string) error {
 	return c.do(ctx, http.MethodPut, "/metadata/label", keyValue{Key: key, Value: value}, nil)
 }
 
+// SetAnnotation sets metadata.annotations["agones.dev/sdk-"+key] on the
+// GameServer (PUT /metadata/annotation; Agones adds the prefix).
+func (c *Client) SetAnnotation(ctx context.Context, key, value string) error {
+	return c.do(ctx, http.MethodPut, "/metadata/annotation", keyValue{Key: key, Value: value}, nil)
+}
+
 // SetCounter sets a counter's count and capacity in one call
 // (PATCH /v1beta1/counters/{name}); the counter must be declared in the
 // GameServer spec.

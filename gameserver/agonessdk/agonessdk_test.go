@@ -100,6 +100,7 @@ func TestCalls(t *testing.T) {
 		"POST /allocate":                  ok("{}"),
 		"POST /shutdown":                  ok("{}"),
 		"PUT /metadata/label":             ok("{}"),
+		"PUT /metadata/annotation":        ok("{}"),
 		"PATCH /v1beta1/counters/players": ok(`{"name":"players","count":"120","capacity":"20000"}`),
 		"PATCH /v1beta1/counters/a%20b":   ok(`{}`),
 	})
@@ -114,6 +115,7 @@ func TestCalls(t *testing.T) {
 		{"allocate", func() error { return c.Allocate(ctx) }, "POST", "/allocate", `{}`},
 		{"shutdown", func() error { return c.Shutdown(ctx) }, "POST", "/shutdown", `{}`},
 		{"label", func() error { return c.SetLabel(ctx, "draining", "true") }, "PUT", "/metadata/label", `{"key":"draining","value":"true"}`},
+		{"annotation", func() error { return c.SetAnnotation(ctx, "rooms", `{"a":1}`) }, "PUT", "/metadata/annotation", `{"key":"rooms","value":"{\"a\":1}"}`},
 		{"counter", func() error { return c.SetCounter(ctx, "players", 120, 20000) }, "PATCH", "/v1beta1/counters/players", `{"count":"120","capacity":"20000"}`},
 		{"counter name escaped", func() error { return c.SetCounter(ctx, "a b", 0, 1) }, "PATCH", "/v1beta1/counters/a%20b", `{"count":"0","capacity":"1"}`},
 	}
@@ -211,7 +213,7 @@ func TestOff(t *testing.T) {
 	ctx := context.Background()
 	for name, err := range map[string]error{
 		"Ready": c.Ready(ctx), "Health": c.Health(ctx), "Allocate": c.Allocate(ctx), "Shutdown": c.Shutdown(ctx),
-		"SetLabel": c.SetLabel(ctx, "k", "v"), "SetCounter": c.SetCounter(ctx, "players", 5, 1),
+		"SetLabel": c.SetLabel(ctx, "k", "v"), "SetAnnotation": c.SetAnnotation(ctx, "k", "v"), "SetCounter": c.SetCounter(ctx, "players", 5, 1),
 		"WatchDraining": c.WatchDraining(ctx, "x", func(bool) { t.Error("off client called fn") }),
 	} {
 		if err != nil {

@@ -5,9 +5,11 @@
 //     it reports the time until all GameServers exist and until all shards
 //     are Ready;
 //  2. every shard's game server then reports a new player count every
-//     -report (spread evenly), for -duration; it reports the operator's CPU,
-//     its API writes per second by kind, the RoomShard status writes per
-//     report, and the reconcile p99 per controller.
+//     -report (spread evenly), for -duration — with -rooms (the default) its
+//     room list too, as the shard does: the players counter and the room
+//     annotation, two GameServer writes as in the Agones sidecar; it reports
+//     the operator's CPU, its API writes per second by kind, the RoomShard
+//     status writes per report, and the reconcile p99 per controller.
 //
 // The operator runs as its own process (bin/gamehall operator), so its CPU is
 // its own; this program plays Agones (moves GameServers to Ready, writes
@@ -19,6 +21,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -49,6 +52,7 @@ import (
 	agonesv1 "github.com/gamehall/gamehall/api/agones/v1"
 	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
 	"github.com/gamehall/gamehall/controllers"
+	"github.com/gamehall/gamehall/gameserver/roomreport"
 	"github.com/gamehall/gamehall/internal/testenv"
 )
 
@@ -57,14 +61,15 @@ func main() {
 	report := flag.Duration("report", 5*time.Second, "how often each shard reports its players")
 	duration := flag.Duration("duration", 30*time.Second, "length of the reporting phase")
 	bin := flag.String("gamehall", "bin/gamehall", "the gamehall binary (go build -o bin/gamehall ./cmd/gamehall)")
+	rooms := flag.Bool("rooms", true, "each report also writes the room list annotation, as the game server does")
 	flag.Parse()
-	if err := run(*shards, *report, *duration, *bin); err != nil {
+	if err := run(*shards, *report, *duration, *bin, *rooms); err != nil {
 		fmt.Fprintln(os.Stderr, "scalebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, report, duration time.Duration, bin string) error {
+func run(n int, report, duration time.Duration, bin string, withRooms bool) error {
 	ctrl.SetLogger(logr.Discard()) // the informers' chatter is not the measurement
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("%s: %w (build it: go build -o bin/gamehall ./cmd/gamehall)", bin, err)
@@ -146,6 +151,12 @@ func run(n int, report, duration time.Duration, bin string) error {
 		}()
 	}
 
+	// The Hall that lists the Region gives its shards their settings (D1).
+	hall := &gamehallv1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: ns},
+		Spec: gamehallv1.HallSpec{Replicas: 0, Login: gamehallv1.LoginSpec{SigningKeySecretName: "keys", Guest: true}}}
+	if err := c.Create(ctx, hall); err != nil {
+		return err
+	}
 	region := &gamehallv1.Region{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: ns},
 		Spec: gamehallv1.RegionSpec{
@@ -214,8 +225,19 @@ func run(n int, report, duration time.Duration, bin string) error {
 			for j := range jobs {
 				gs := gsl.Items[j.i]
 				// A real change each report: players move between 1,000 and 16,000.
-				patch := []byte(fmt.Sprintf(`{"status":{"counters":{"players":{"count":%d,"capacity":20000}}}}`, 1000+(j.round*997+j.i*31)%15000))
-				if err := c.Patch(ctx, &gs, client.RawPatch("application/merge-patch+json", patch)); err == nil {
+				players := 1000 + (j.round*997+j.i*31)%15000
+				patches := []string{fmt.Sprintf(`{"status":{"counters":{"players":{"count":%d,"capacity":20000}}}}`, players)}
+				if withRooms {
+					ann, _ := json.Marshal(roomsFilled(gs.Labels, players).Encode())
+					patches = append(patches, fmt.Sprintf(`{"metadata":{"annotations":{%q:%s}}}`, roomreport.Annotation, ann))
+				}
+				var err error
+				for _, p := range patches {
+					if err = c.Patch(ctx, &gs, client.RawPatch("application/merge-patch+json", []byte(p))); err != nil {
+						break
+					}
+				}
+				if err == nil {
 					reports.Add(1)
 				} else {
 					failMu.Lock()
@@ -289,8 +311,8 @@ func run(n int, report, duration time.Duration, bin string) error {
 			opWrites += v - opBefore[k]
 		}
 	}
-	fmt.Printf("operator API writes: %.1f/s in all; RoomShard status %.1f/s (%.2f per report), Region status %.1f/s, RoomShard spec %.1f/s; GameServer writes (the Agones stand-in's reports included) %.1f/s\n",
-		opWrites/sec, rsStatus/sec, rsStatus/math.Max(1, float64(reports.Load())), regStatus/sec, rs/sec, gsw/sec)
+	fmt.Printf("operator API writes: %.1f/s in all; RoomShard status %.1f/s (%.2f per report), Region status %.1f/s, RoomShard spec %.1f/s; GameServer writes (the Agones stand-in's reports included) %.1f/s (%.2f per report; room lists %v)\n",
+		opWrites/sec, rsStatus/sec, rsStatus/math.Max(1, float64(reports.Load())), regStatus/sec, rs/sec, gsw/sec, gsw/math.Max(1, float64(reports.Load())), withRooms)
 	for _, ctl := range []string{"roomshard", "region"} {
 		p50, p99, count := quantiles(opBefore, opAfter, "gamehall_reconcile_duration_seconds", `controller="`+ctl+`"`)
 		fmt.Printf("reconcile %s: %d calls, p50 ≤ %s, p99 ≤ %s (histogram bucket bounds)\n", ctl, count, p50, p99)
@@ -427,6 +449,20 @@ func quantiles(before, after metrics, name, label string) (p50, p99 string, coun
 }
 
 type job struct{ i, round int }
+
+// roomsFilled is the room report of a shard of 50 rooms × 400 seats with
+// players seated room by room, as a shard whose players pick the fullest
+// open room: the first rooms full, one partly, the rest empty.
+func roomsFilled(labels map[string]string, players int) roomreport.Report {
+	idx, _ := strconv.Atoi(labels[gamehallv1.LabelShardIndex])
+	r := roomreport.Report{FirstRoom: int32(idx*50 + 1), Capacity: 400, Players: make([]int32, 50)}
+	for i := range r.Players {
+		n := min(players, 400)
+		r.Players[i] = int32(n)
+		players -= n
+	}
+	return r
+}
 
 func reason(err error) string {
 	if r := apierrors.ReasonForError(err); r != "" {
