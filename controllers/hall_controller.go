@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"time"
 
@@ -121,22 +120,26 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
 			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: hall.Namespace}}},
 		r.service(hall, name),
-		r.deployment(hall, name, sel),
 	}
-	var deploy *appsv1.Deployment
 	var svc *corev1.Service
 	for _, want := range children {
 		got, err := r.apply(ctx, hall, want)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		switch o := got.(type) {
-		case *appsv1.Deployment:
-			deploy = o
-		case *corev1.Service:
+		if o, ok := got.(*corev1.Service); ok {
 			svc = o
 		}
 	}
+	// The pods name the address clients reach them at, which the Service
+	// decides (a load balancer's comes later, and changes the pods then).
+	address, addressed := HallAddress(hall, svc)
+	got, err := r.apply(ctx, hall, r.deployment(hall, name, sel, address))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	deploy := got.(*appsv1.Deployment)
+	meta.SetStatusCondition(&st.Conditions, addressed)
 
 	// Status from what was observed.
 	st.Replicas, st.ReadyReplicas = deploy.Status.Replicas, deploy.Status.ReadyReplicas
@@ -149,7 +152,7 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 		st.Shards += rg.Status.ReadyShards
 		st.Players += rg.Status.Players
 	}
-	st.Endpoint = serviceEndpoint(svc)
+	st.Endpoint = address
 
 	available := false
 	for _, c := range deploy.Status.Conditions {
@@ -182,25 +185,6 @@ func setHallReady(h *gamehallv1.Hall, status metav1.ConditionStatus, reason, msg
 	meta.SetStatusCondition(&h.Status.Conditions, metav1.Condition{
 		Type: gamehallv1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: h.Generation,
 	})
-}
-
-func serviceEndpoint(svc *corev1.Service) string {
-	if svc == nil || len(svc.Spec.Ports) == 0 {
-		return ""
-	}
-	port := strconv.Itoa(int(svc.Spec.Ports[0].Port))
-	for _, in := range svc.Status.LoadBalancer.Ingress {
-		if in.Hostname != "" {
-			return net.JoinHostPort(in.Hostname, port)
-		}
-		if in.IP != "" {
-			return net.JoinHostPort(in.IP, port)
-		}
-	}
-	if svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != corev1.ClusterIPNone {
-		return net.JoinHostPort(svc.Spec.ClusterIP, port)
-	}
-	return net.JoinHostPort(svc.Name+"."+svc.Namespace+".svc", port)
 }
 
 // apply creates want, or updates the existing child when the hash of what the
@@ -280,8 +264,9 @@ func (r *HallReconciler) service(hall *gamehallv1.Hall, name string) *corev1.Ser
 	}
 }
 
-// HallArgs are the `gamehall hall` arguments for a Hall spec.
-func HallArgs(hall *gamehallv1.Hall, sel labels.Selector) []string {
+// HallArgs are the `gamehall hall` arguments for a Hall spec; address is
+// where clients reach the halls (HallAddress; "": unknown, none named).
+func HallArgs(hall *gamehallv1.Hall, sel labels.Selector, address string) []string {
 	max := hall.Spec.MaxClientsPerReplica
 	if max == 0 {
 		max = 10000
@@ -289,10 +274,8 @@ func HallArgs(hall *gamehallv1.Hall, sel labels.Selector) []string {
 	args := []string{"hall",
 		"--listen=:" + strconv.Itoa(HallClientPort),
 		"--namespace=" + hall.Namespace,
-		// Kubernetes expands $(VAR) from the container's env: each replica
-		// names itself and tells peers where clients reach it.
+		// Kubernetes expands $(VAR) from the container's env.
 		"--name=$(POD_NAME)",
-		"--advertise-url=http://$(POD_IP):" + strconv.Itoa(HallClientPort),
 		"--region-selector=" + sel.String(),
 		"--max-clients=" + strconv.Itoa(int(max)),
 		"--signing-keys=" + HallSigningKeysDir,
@@ -309,10 +292,13 @@ func HallArgs(hall *gamehallv1.Hall, sel labels.Selector) []string {
 	if hall.Spec.Presence.RedisAddress != "" {
 		args = append(args, "--redis="+hall.Spec.Presence.RedisAddress)
 	}
+	if address != "" {
+		args = append(args, "--advertise-url="+address)
+	}
 	return args
 }
 
-func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labels.Selector) *appsv1.Deployment {
+func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labels.Selector, address string) *appsv1.Deployment {
 	image := hall.Spec.Image
 	if image == "" {
 		image = r.Config.HallImage
@@ -345,10 +331,9 @@ func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labe
 					Containers: []corev1.Container{{
 						Name:  "hall",
 						Image: image,
-						Args:  HallArgs(hall, sel),
+						Args:  HallArgs(hall, sel, address),
 						Env: []corev1.EnvVar{
 							{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
-							{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
 						},
 						Ports: []corev1.ContainerPort{
 							{Name: HallClientPortName, ContainerPort: HallClientPort, Protocol: corev1.ProtocolTCP},

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -64,9 +65,11 @@ func TestHallChildrenAndStatus(t *testing.T) {
 	pod := d.Spec.Template.Spec
 	g.Expect(pod.ServiceAccountName).To(Equal(name))
 	c := pod.Containers[0]
-	g.Expect(c.Args).To(Equal([]string{"hall", "--listen=:8080", "--namespace=" + ns, "--name=$(POD_NAME)", "--advertise-url=http://$(POD_IP):8080",
+	inCluster := "http://" + name + "." + ns + ".svc:9000"
+	g.Expect(c.Args).To(Equal([]string{"hall", "--listen=:8080", "--namespace=" + ns, "--name=$(POD_NAME)",
 		"--region-selector=gamehall.dev/game=doudizhu", "--max-clients=500", "--signing-keys=/etc/gamehall/signing-keys",
-		"--guest", "--ticket-ttl=1h0m0s", "--redis=redis:6379"}))
+		"--guest", "--ticket-ttl=1h0m0s", "--redis=redis:6379", "--advertise-url=" + inCluster}))
+	g.Expect(c.Env).To(HaveLen(1), "POD_NAME only: no pod IP is named to clients")
 	g.Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
 	g.Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
 	g.Expect(pod.Volumes[0].Secret.SecretName).To(Equal("keys"))
@@ -102,7 +105,8 @@ func TestHallChildrenAndStatus(t *testing.T) {
 		g.Expect(h.Status.Regions).To(Equal(int32(1)))
 		g.Expect(h.Status.Shards).To(Equal(int32(1)))
 		g.Expect(h.Status.Players).To(Equal(int64(7)))
-		g.Expect(h.Status.Endpoint).To(Equal(svc.Spec.ClusterIP + ":9000"))
+		g.Expect(h.Status.Endpoint).To(Equal(inCluster))
+		g.Expect(condition(h.Status.Conditions, gamehallv1.ConditionAddressResolved).Reason).To(Equal(gamehallv1.ReasonClusterDNS))
 		c := condition(h.Status.Conditions, gamehallv1.ConditionReady)
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonDeploymentAvailable))
@@ -123,4 +127,94 @@ func TestHallChildrenAndStatus(t *testing.T) {
 		g.Expect(env.Client.Get(ctx, key, &svc)).To(Succeed())
 		g.Expect(svc.ResourceVersion).To(Equal(rv))
 	}).Should(Succeed())
+}
+
+// Clients are sent to the Service's load balancer once it has an address,
+// and to spec.service.externalURL when one is set: the pods get it as
+// --advertise-url, status.endpoint shows it. Never a pod IP.
+func TestHallAddress(t *testing.T) {
+	ctx, ns, g := setupWithoutHall(t)
+	h := hall(ns)
+	h.Spec.Service.Type = corev1.ServiceTypeLoadBalancer
+	g.Expect(env.Client.Create(ctx, h)).To(Succeed())
+	key := types.NamespacedName{Namespace: ns, Name: HallChildName("main")}
+	advertised := func(g Gomega) []string {
+		var d appsv1.Deployment
+		g.Expect(env.Client.Get(ctx, key, &d)).To(Succeed())
+		var out []string
+		for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+			if v, ok := strings.CutPrefix(a, "--advertise-url="); ok {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	status := func(g Gomega) (string, metav1.Condition) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
+		return h.Status.Endpoint, condition(h.Status.Conditions, gamehallv1.ConditionAddressResolved)
+	}
+	// No address yet: none named, and the condition says what to do.
+	g.Eventually(func(g Gomega) {
+		ep, c := status(g)
+		g.Expect(ep).To(BeEmpty())
+		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonLoadBalancerPending))
+		g.Expect(advertised(g)).To(BeEmpty())
+	}).Should(Succeed())
+
+	// The cloud's load balancer controller (played here) gives it an address.
+	var svc corev1.Service
+	g.Expect(env.Client.Get(ctx, key, &svc)).To(Succeed())
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.10"}}
+	g.Expect(env.Client.Status().Update(ctx, &svc)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		ep, c := status(g)
+		g.Expect(ep).To(Equal("http://203.0.113.10:9000"))
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(advertised(g)).To(Equal([]string{"http://203.0.113.10:9000"}))
+	}).Should(Succeed())
+
+	// An address of the admin's own wins.
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
+	h.Spec.Service.ExternalURL = "https://lobby.example.com/"
+	g.Expect(env.Client.Update(ctx, h)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		ep, c := status(g)
+		g.Expect(ep).To(Equal("https://lobby.example.com"))
+		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonExternalURL))
+		g.Expect(advertised(g)).To(Equal([]string{"https://lobby.example.com"}))
+	}).Should(Succeed())
+
+	// Not a URL: refused at admission.
+	h.Spec.Service.ExternalURL = "lobby.example.com:8080"
+	g.Expect(env.Client.Update(ctx, h)).To(MatchError(ContainSubstring("externalURL must be an http:// or https:// URL")))
+}
+
+func TestHallAddressTable(t *testing.T) {
+	svc := func(typ corev1.ServiceType, ingress ...corev1.LoadBalancerIngress) *corev1.Service {
+		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "main-hall", Namespace: "games"},
+			Spec: corev1.ServiceSpec{Type: typ, ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{{Port: 8080}}}}
+		s.Status.LoadBalancer.Ingress = ingress
+		return s
+	}
+	tests := []struct {
+		name, external string
+		svc            *corev1.Service
+		want, reason   string
+	}{
+		{"cluster DNS, not the cluster IP", "", svc(corev1.ServiceTypeClusterIP), "http://main-hall.games.svc:8080", gamehallv1.ReasonClusterDNS},
+		{"load balancer hostname", "", svc(corev1.ServiceTypeLoadBalancer, corev1.LoadBalancerIngress{Hostname: "lb.example.net"}), "http://lb.example.net:8080", gamehallv1.ReasonLoadBalancerIngress},
+		{"load balancer IPv6", "", svc(corev1.ServiceTypeLoadBalancer, corev1.LoadBalancerIngress{IP: "2001:db8::1"}), "http://[2001:db8::1]:8080", gamehallv1.ReasonLoadBalancerIngress},
+		{"load balancer pending", "", svc(corev1.ServiceTypeLoadBalancer), "", gamehallv1.ReasonLoadBalancerPending},
+		{"node port needs a URL", "", svc(corev1.ServiceTypeNodePort), "", gamehallv1.ReasonNeedsExternalURL},
+		{"external URL wins", "https://lobby.example.com/", svc(corev1.ServiceTypeNodePort), "https://lobby.example.com", gamehallv1.ReasonExternalURL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &gamehallv1.Hall{Spec: gamehallv1.HallSpec{Service: gamehallv1.HallServiceSpec{Type: tt.svc.Spec.Type, Port: 8080, ExternalURL: tt.external}}}
+			got, c := HallAddress(h, tt.svc)
+			if got != tt.want || c.Reason != tt.reason || (c.Status == metav1.ConditionTrue) != (tt.want != "") {
+				t.Errorf("HallAddress = %q, %s %s (%s); want %q, %s", got, c.Status, c.Reason, c.Message, tt.want, tt.reason)
+			}
+		})
+	}
 }

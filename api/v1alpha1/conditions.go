@@ -15,6 +15,10 @@ const (
 	// ConditionDraining (RoomShard) is True while the shard takes no new players
 	// and waits for the ones it has to leave.
 	ConditionDraining = "Draining"
+	// ConditionAddressResolved (Hall) is True when the operator knows the
+	// address clients reach the halls at (status.endpoint), which the hall
+	// pods name in login answers and redirects.
+	ConditionAddressResolved = "AddressResolved"
 	// ConditionRoomsReported (RoomShard) is True while status.roomList holds
 	// a valid report of the game server's rooms.
 	ConditionRoomsReported = "RoomsReported"
@@ -55,6 +59,11 @@ const (
 	ReasonDeploymentProgressing = "DeploymentProgressing"
 	ReasonDeploymentUnavailable = "DeploymentUnavailable"
 	ReasonSigningKeyMissing     = "SigningKeyMissing"
+	ReasonExternalURL           = "ExternalURL"
+	ReasonLoadBalancerIngress   = "LoadBalancerIngress"
+	ReasonLoadBalancerPending   = "LoadBalancerPending"
+	ReasonClusterDNS            = "ClusterDNS"
+	ReasonNeedsExternalURL      = "NeedsExternalURL"
 )
 
 // Labels and annotations shared by the operator, the game server and the hall.

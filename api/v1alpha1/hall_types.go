@@ -95,6 +95,16 @@ type HallServiceSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port,omitempty"`
+
+	// externalURL is the base URL clients outside the cluster reach the
+	// halls at (e.g. https://lobby.example.com, an Ingress or a load
+	// balancer you run), named in login answers and hall redirects. Unset:
+	// the LoadBalancer Service's address, or for ClusterIP the Service's
+	// cluster DNS name (clients inside the cluster only). Never a pod IP.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHost() != '' && url(self).getQuery().size() == 0",message="externalURL must be an http:// or https:// URL with a host and no query, e.g. https://lobby.example.com"
+	// +optional
+	ExternalURL string `json:"externalURL,omitempty"`
 }
 
 // HallStatus is what the operator observed of the hall's children and Regions.
@@ -112,10 +122,13 @@ type HallStatus struct {
 	Shards int32 `json:"shards"`
 	// players is the number of players in those Regions.
 	Players int64 `json:"players"`
-	// endpoint is where clients reach the hall (host:port).
+	// endpoint is the base URL clients are sent to (login answers, hall
+	// redirects): spec.service.externalURL, the load balancer's address, or
+	// the Service's cluster DNS name; empty while none is known (condition
+	// AddressResolved says why).
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
-	// conditions: Ready (the Deployment is available).
+	// conditions: Ready (the Deployment is available) and AddressResolved.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
