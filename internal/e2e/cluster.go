@@ -191,6 +191,23 @@ func (c *Cluster) MustRun(name string, args ...string) string {
 	return out
 }
 
+// Shell runs a command line as an admin types it (bash), printing it and
+// its output; a failure fails the test.
+func (c *Cluster) Shell(line string) string {
+	c.T.Helper()
+	c.Progressf("$ %s", line)
+	out, err := c.Run("bash", "-e", "-o", "pipefail", "-c", line)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	if s := strings.TrimRight(out, "\n"); s != "" {
+		fmt.Println(indent(s))
+	}
+	return out
+}
+
+func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
+
 // Kubectl runs the cluster's kubectl.
 func (c *Cluster) KubectlOut(args ...string) (string, error) { return c.Run(c.Kubectl, args...) }
 

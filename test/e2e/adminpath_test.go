@@ -12,17 +12,22 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gamehall/gamehall/internal/e2e"
+	"github.com/gamehall/gamehall/internal/testenv"
 )
 
 const (
 	ns      = "default"
 	hallURL = "http://main-hall.default.svc:8080"
-	imgV1   = "registry.example/gamehall:e2e-v1"
+	// shardsRollOnImageChange: the operator replaces running shards whose
+	// template changed (issue 9, item 6; admin-api sets this when it lands).
+	// Until then a new image reaches new shards only.
+	shardsRollOnImageChange = false
 )
 
 func TestAdminPath(t *testing.T) {
@@ -31,24 +36,24 @@ func TestAdminPath(t *testing.T) {
 	if full {
 		players = 90
 	}
-	c := e2e.Start(t, e2e.Options{})
+	// v2 is another file (a hard link of bin/gamehall), so a process shows
+	// which version it runs.
+	v2 := filepath.Join(e2eRoot(t), "bin", "e2e", "gamehall-v2")
+	os.Remove(v2)
+	if err := os.Link(filepath.Join(e2eRoot(t), "bin", "gamehall"), v2); err != nil {
+		t.Fatal(err)
+	}
+	c := e2e.Start(t, e2e.Options{ImagesByTag: map[string]string{"v2": v2}})
 	kubectl := c.Kubectl
 
-	c.Progressf("== install: Agones' GameServer CRD, then the operator (make deploy)")
+	c.Progressf("== Agones' GameServer CRD (its controller is played by the node stand-in)")
 	c.MustRun(kubectl, "apply", "--server-side", "-f", "config/agones/gameserver-crd.yaml")
-	c.MustRun("make", "--no-print-directory", "deploy", "IMG="+imgV1, "KUBECTL="+kubectl)
-	c.MustRun(kubectl, "-n", "gamehall-system", "rollout", "status", "deployment/gamehall-operator", "--timeout=180s")
-
-	c.Progressf("== the signing key, the Redis, the samples (verbatim)")
-	c.MustRun(kubectl, "create", "secret", "generic", "gamehall-signing-keys", "--from-literal=k1="+randomKey())
-	c.MustRun(kubectl, "apply", "-k", "config/redis")
-	c.MustRun(kubectl, "apply", "-f", "config/samples/")
-	c.MustRun(kubectl, "apply", "-f", "test/e2e/testdata/region-scale.yaml")
-	c.MustRun(kubectl, "rollout", "status", "deployment/redis", "--timeout=120s")
-	c.Eventually("Hall main Ready", 3*time.Minute, func() (bool, string) {
-		out, err := c.KubectlOut("get", "hall", "main", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}`)
-		return err == nil && strings.HasPrefix(out, "True"), strings.TrimSpace(out)
-	})
+	c.Progressf("== the README's Kubernetes section, verbatim")
+	for _, line := range readmeCommands(t, c.Root) {
+		c.Shell(line)
+	}
+	c.Progressf("== a second Region, small enough to scale out on this machine")
+	c.Shell("kubectl apply -f test/e2e/testdata/region-scale.yaml")
 	for _, region := range []string{"doudizhu-zone1-south", "e2e-scale"} {
 		c.Eventually("Region "+region+" has a ready shard", 3*time.Minute, func() (bool, string) {
 			out, _ := c.KubectlOut("get", "region", region, "-o", "jsonpath={.status.readyShards}")
@@ -98,14 +103,88 @@ func TestAdminPath(t *testing.T) {
 		return out == "1" && n == 1, fmt.Sprintf("shards=%s gameservers=%d", out, n)
 	})
 	c.Progressf("kubectl get gamehall,roomshards -o wide:\n%s", c.MustRun(kubectl, "get", "gamehall,roomshards", "-o", "wide"))
+
+	c.Progressf("== upgrade: a new image deployed while players play")
+	up := c.StartBots(e2e.BotOptions{Name: "upgrade", HallURL: hallURL, Region: "e2e-scale", Players: 30,
+		Duration: 60 * time.Second, Think: 300 * time.Millisecond, Break: 2 * time.Second, LeaveGrace: 30 * time.Second})
+	c.Eventually("players in e2e-scale", 2*time.Minute, func() (bool, string) {
+		out, _ := c.KubectlOut("get", "region", "e2e-scale", "-o", "jsonpath={.status.players}")
+		return out != "" && out != "0", "players=" + out
+	})
+	c.Shell("make deploy IMG=registry.example/gamehall:v2")
+	c.Shell("kubectl -n gamehall-system rollout status deployment/gamehall-operator --timeout=5m")
+	c.Eventually("the Hall's pods on v2", 5*time.Minute, func() (bool, string) {
+		out, _ := c.KubectlOut("get", "pods", "-l", "gamehall.dev/hall=main", "-o", `jsonpath={range .items[*]}{.spec.containers[0].image}{" "}{end}`)
+		return strings.TrimSpace(out) == "registry.example/gamehall:v2", "hall pods: " + out
+	})
+	c.Shell("kubectl rollout status deployment/main-hall --timeout=5m")
+	gsImages := func() string {
+		out, _ := c.KubectlOut("get", "gameservers", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.template.spec.containers[0].image}{" "}{end}`)
+		return out
+	}
+	if shardsRollOnImageChange {
+		c.Eventually("every GameServer on v2", 5*time.Minute, func() (bool, string) {
+			out := gsImages()
+			return out != "" && !strings.Contains(out, ":v1"), out
+		})
+	} else {
+		c.Progressf("NOT CHECKED: running shards are not replaced on an image change yet (issue 9 item 6): %s", gsImages())
+	}
+	c.Progressf("kubectl get regions,roomshards -o wide:\n%s", c.MustRun(kubectl, "get", "regions,roomshards", "-o", "wide"))
+	r := up.Wait()
+	c.Progressf("bots during the upgrade:\n%s", r.Summary)
+	if r.Err != nil || r.Games <= 0 || r.ProtocolErrors != 0 || r.ConnectionsLost != 0 {
+		t.Errorf("upgrade cut players: %v; games %d, protocol errors %d, connections lost %d", r.Err, r.Games, r.ProtocolErrors, r.ConnectionsLost)
+	}
 	for _, v := range obs.Stop() {
 		t.Errorf("invariant: %s", v)
 	}
 }
 
-// randomKey is what the README's `head -c 32 /dev/urandom | base64` makes.
+func e2eRoot(t *testing.T) string {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 func randomKey() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// readmeCommands returns the command lines of the README block that
+// test/e2e runs verbatim (the fenced block after its marker comment),
+// comments dropped and continued lines joined.
+func readmeCommands(t *testing.T, root string) []string {
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "<!-- test/e2e runs this block verbatim")
+	if !ok {
+		t.Fatal("README.md has no block marked for test/e2e")
+	}
+	_, block, _ = strings.Cut(block, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	var lines []string
+	cont := ""
+	for _, l := range strings.Split(block, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if strings.HasSuffix(l, "\\") {
+			cont += strings.TrimSuffix(l, "\\") + " "
+			continue
+		}
+		lines = append(lines, cont+l)
+		cont = ""
+	}
+	if len(lines) == 0 {
+		t.Fatal("the README block for test/e2e is empty")
+	}
+	return lines
 }
