@@ -14,7 +14,8 @@ import (
 )
 
 // Observer checks invariants every second while a scenario runs, from what
-// the API shows: no shard over capacity, no pod that cannot start (a wrong
+// the API shows: no shard or room over capacity (the rooms each shard
+// reports in its RoomShard's status), no pod that cannot start (a wrong
 // image, flag source or mount in what the operator generates), no
 // container of the platform restarting (a crash). The bots report the
 // rest (players cut, protocol errors).
@@ -68,6 +69,11 @@ func (o *Observer) check() {
 		for _, s := range shards.Items {
 			if s.Status.Capacity > 0 && s.Status.Players > s.Status.Capacity {
 				o.violate("RoomShard %s has %d players, capacity %d", s.Name, s.Status.Players, s.Status.Capacity)
+			}
+			for _, r := range s.Status.RoomList {
+				if r.Players > r.Capacity {
+					o.violate("room %d (RoomShard %s) has %d players, capacity %d", r.Room, s.Name, r.Players, r.Capacity)
+				}
 			}
 		}
 	}
