@@ -39,6 +39,7 @@ type Bots struct {
 
 // BotResult is what a bot run reported.
 type BotResult struct {
+	Name            string
 	Err             error // the process's exit (non-zero: protocol errors or no login)
 	Summary         string
 	Logins          int
@@ -95,7 +96,7 @@ func (b *Bots) Done() <-chan struct{} { return b.done }
 func (b *Bots) Wait() BotResult {
 	<-b.done
 	s := b.out.String()
-	r := BotResult{Err: b.err, Summary: s}
+	r := BotResult{Name: b.opts.Name, Err: b.err, Summary: s}
 	num := func(re string) int {
 		m := regexp.MustCompile(re).FindStringSubmatch(s)
 		if m == nil {

@@ -86,7 +86,7 @@ func TestAdminPath(t *testing.T) {
 	}
 	for _, b := range []*e2e.Bots{sample, scale} {
 		r := b.Wait()
-		c.Progressf("bots:\n%s", r.Summary)
+		c.Progressf("bots %q:\n%s", r.Name, r.Summary)
 		if r.Err != nil || r.Logins <= 0 || r.Games <= 0 || r.ProtocolErrors != 0 || r.ConnectionsLost != 0 {
 			t.Errorf("bots: %v; logins %d, games %d, protocol errors %d, connections lost %d", r.Err, r.Logins, r.Games, r.ProtocolErrors, r.ConnectionsLost)
 		}
