@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -237,9 +236,6 @@ func (c *Cluster) Eventually(what string, timeout time.Duration, cond func() (bo
 func (c *Cluster) KillContainer(ns, pod, container string) error {
 	return c.Node.Kubelet.KillContainer(ns, pod, container)
 }
-
-// Log is the node's logger (for helpers).
-func (c *Cluster) Log() logr.Logger { return ctrllog.Log }
 
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {

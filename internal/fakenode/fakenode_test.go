@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"golang.org/x/net/dns/dnsmessage"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 func TestImagesCommand(t *testing.T) {
@@ -104,5 +106,49 @@ func TestDNSAnswerOutsideCluster(t *testing.T) {
 	}
 	if _, ok := d.lookup("x.y.z.svc.cluster.local."); ok {
 		t.Error("a name with too many labels resolved")
+	}
+}
+
+func TestRollingBounds(t *testing.T) {
+	pct := func(s string) *intstr.IntOrString { v := intstr.FromString(s); return &v }
+	num := func(n int) *intstr.IntOrString { v := intstr.FromInt32(int32(n)); return &v }
+	for _, tc := range []struct {
+		name          string
+		strategy      appsv1.DeploymentStrategy
+		want          int32
+		surge, unavai int32
+	}{
+		{"defaults of the API server (25 %/25 %), 1 replica: surge one, keep it", appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: pct("25%"), MaxUnavailable: pct("25%")}}, 1, 1, 0},
+		{"25 % of 8", appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: pct("25%"), MaxUnavailable: pct("25%")}}, 8, 2, 2},
+		{"0 and 0 would never move: surge one", appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: num(0), MaxUnavailable: num(0)}}, 3, 1, 0},
+		{"Recreate: none surge, all may go", appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}, 3, 0, 3},
+	} {
+		dep := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Strategy: tc.strategy}}
+		if s, u := rollingBounds(dep, tc.want); s != tc.surge || u != tc.unavai {
+			t.Errorf("%s: surge %d unavailable %d, want %d %d", tc.name, s, u, tc.surge, tc.unavai)
+		}
+	}
+}
+
+func TestFieldValueAndPorts(t *testing.T) {
+	pod := &corev1.Pod{}
+	pod.Name, pod.Namespace, pod.Labels = "hall-0", "games", map[string]string{"app": "hall"}
+	pod.Spec.Containers = []corev1.Container{{Name: "hall", Ports: []corev1.ContainerPort{{Name: "client", ContainerPort: 8080}}}}
+	for path, want := range map[string]string{"metadata.name": "hall-0", "metadata.namespace": "games", "status.podIP": "10.244.3.7", "metadata.labels['app']": "hall"} {
+		if got, err := fieldValue(pod, "10.244.3.7", path); err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", path, got, err, want)
+		}
+	}
+	if _, err := fieldValue(pod, "", "status.hostIPs[0]"); err == nil {
+		t.Error("an unsupported fieldRef was accepted")
+	}
+	if p, ok := targetPort(pod, corev1.ServicePort{Port: 80, TargetPort: intstr.FromString("client")}); !ok || p != 8080 {
+		t.Errorf("named target port: %d %v", p, ok)
+	}
+	if _, ok := targetPort(pod, corev1.ServicePort{Port: 80, TargetPort: intstr.FromString("metrics")}); ok {
+		t.Error("a port the pod does not name resolved")
 	}
 }

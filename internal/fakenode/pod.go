@@ -280,29 +280,19 @@ func (r *podRun) env(ctx context.Context, c *corev1.Container, kubeIP string) ([
 		vars = append(vars, name+"="+value)
 	}
 	for _, from := range c.EnvFrom {
-		var data map[string]string
+		files := map[string][]byte{}
+		var err error
 		switch {
 		case from.SecretRef != nil:
-			files := map[string][]byte{}
-			if err := r.k.secretFiles(ctx, r.pod.Namespace, from.SecretRef.Name, nil, from.SecretRef.Optional, files); err != nil {
-				return nil, err
-			}
-			data = map[string]string{}
-			for k, v := range files {
-				data[k] = string(v)
-			}
+			err = r.k.secretFiles(ctx, r.pod.Namespace, from.SecretRef.Name, nil, from.SecretRef.Optional, files)
 		case from.ConfigMapRef != nil:
-			files := map[string][]byte{}
-			if err := r.k.configMapFiles(ctx, r.pod.Namespace, from.ConfigMapRef.Name, nil, from.ConfigMapRef.Optional, files); err != nil {
-				return nil, err
-			}
-			data = map[string]string{}
-			for k, v := range files {
-				data[k] = string(v)
-			}
+			err = r.k.configMapFiles(ctx, r.pod.Namespace, from.ConfigMapRef.Name, nil, from.ConfigMapRef.Optional, files)
 		}
-		for k, v := range data {
-			set(from.Prefix+k, v)
+		if err != nil {
+			return nil, fmt.Errorf("envFrom: %w", err)
+		}
+		for k, v := range files {
+			set(from.Prefix+k, string(v))
 		}
 	}
 	for _, e := range c.Env {
@@ -703,5 +693,3 @@ func proxyConn(in net.Conn, target string) {
 	<-done
 	<-done
 }
-
-func stringsCut(s, sep string) (string, string, bool) { return strings.Cut(s, sep) }

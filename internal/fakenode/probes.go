@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -296,7 +297,7 @@ func (r *podRun) status() map[string]any {
 		phase = corev1.PodPending
 		st["message"] = r.waiting
 		for _, c := range r.pod.Spec.Containers {
-			reason, _, _ := stringsCut(r.waiting, ": ")
+			reason, _, _ := strings.Cut(r.waiting, ": ")
 			statuses = append(statuses, map[string]any{"name": c.Name, "image": c.Image, "imageID": "", "ready": false, "restartCount": 0,
 				"state": map[string]any{"waiting": map[string]any{"reason": reason, "message": r.waiting}}})
 		}

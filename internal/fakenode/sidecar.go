@@ -84,7 +84,7 @@ func (s *Sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = &sdkError{codeNotFound, http.StatusMethodNotAllowed, "method not allowed: " + r.Method}
 		}
 	default:
-		err = &sdkError{codeNotFound, http.StatusNotFound, fmt.Sprintf("fakeagones: no SDK endpoint %s %s", r.Method, path)}
+		err = &sdkError{codeNotFound, http.StatusNotFound, fmt.Sprintf("fakenode: no SDK endpoint %s %s", r.Method, path)}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
