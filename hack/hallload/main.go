@@ -180,10 +180,11 @@ func serve(secret, listen string, rooms, perShard, capacity, changes int, fill f
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/schedule", func(w http.ResponseWriter, r *http.Request) { json.NewEncoder(w).Encode(sc) })
 	mux.HandleFunc("/debug/mem", func(w http.ResponseWriter, r *http.Request) {
+		cpu := cpuSeconds() // before the collection below
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		json.NewEncoder(w).Encode(memStats{HeapInuse: m.HeapInuse, StackInuse: m.StackInuse, Sys: m.Sys, Goroutines: runtime.NumGoroutine()})
+		json.NewEncoder(w).Encode(memStats{HeapInuse: m.HeapInuse, StackInuse: m.StackInuse, Sys: m.Sys, Goroutines: runtime.NumGoroutine(), CPU: cpu})
 	})
 	mux.HandleFunc("/debug/enter", func(w http.ResponseWriter, r *http.Request) {
 		room, _ := strconv.Atoi(r.URL.Query().Get("room"))
@@ -211,6 +212,14 @@ func serve(secret, listen string, rooms, perShard, capacity, changes int, fill f
 type memStats struct {
 	HeapInuse, StackInuse, Sys uint64
 	Goroutines                 int
+	CPU                        float64 // the serving process's user+system seconds
+}
+
+// cpuSeconds is this process's user+system CPU time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func getJSON(url string, v any) error {
@@ -365,10 +374,16 @@ func loadWatch(url, secret string, n, sample int, dur time.Duration) error {
 		return err
 	}
 	m0, b0 := msgs.Load(), bytes.Load()
+	self0 := cpuSeconds()
 	measuring.Store(true)
 	time.Sleep(dur)
 	measuring.Store(false)
 	m1, b1 := msgs.Load(), bytes.Load()
+	self1 := cpuSeconds()
+	var end memStats
+	if err := getJSON(url+"/debug/mem", &end); err != nil {
+		return err
+	}
 	lag0 := lagHistogram(url)
 	defer func() {
 		if lag0 != nil {
@@ -382,6 +397,10 @@ func loadWatch(url, secret string, n, sample int, dur time.Duration) error {
 	conn := connected.Load()
 	fmt.Printf("watchers: %d connected (%d failed) in %v\n", conn, failed.Load(), ramp.Round(time.Millisecond))
 	fmt.Printf("messages: %.0f/s, %.1f MB/s to all watchers\n", float64(m1-m0)/dur.Seconds(), float64(b1-b0)/dur.Seconds()/1e6)
+	if m1 > m0 {
+		fmt.Printf("hall CPU: %.2f cores in the window, %.2f µs per message delivered; load generator %.2f cores\n",
+			(end.CPU-after.CPU)/dur.Seconds(), (end.CPU-after.CPU)*1e6/float64(m1-m0), (self1-self0)/dur.Seconds())
+	}
 	fmt.Printf("change→watcher latency over %d sampled room changes: p50 %v p99 %v max %v\n",
 		len(lat), percentile(lat, 0.5).Round(time.Millisecond), percentile(lat, 0.99).Round(time.Millisecond), percentile(lat, 1).Round(time.Millisecond))
 	if conn > 0 {

@@ -52,6 +52,8 @@ var (
 	keyDir       = flag.String("signing-keys", "", "ticket key dir of a running shard (without --spawn)")
 	redisAddr    = flag.String("redis", "", "presence Redis of a running shard (without --spawn)")
 	dialers      = flag.Int("dialers", 64, "concurrent connection set-ups")
+	chatOnly     = flag.Bool("chat-only", false, "players enter their room and only chat (no tables): the shard's cost per delivered message, e.g. --players 1200 --chat-interval 5s")
+	perfStat     = flag.Bool("perf", false, "count the shard's system calls and context switches in the window with `perf stat` (needs perf and --spawn)")
 )
 
 // hist is a log-bucketed latency histogram (2% resolution), safe for
@@ -287,6 +289,9 @@ func main() {
 				failed.Add(1)
 				return
 			}
+			if *chatOnly {
+				return
+			}
 			st, err := c.SitDown(rctx, j/3, j%3)
 			if err != nil {
 				log("sit %s: %v", p.name, err)
@@ -344,6 +349,11 @@ func main() {
 	errs.Store(0)
 	rssStart, cpuStart := rss(shardPid), cpuTime(shardPid)
 	selfStart := cpuTime(os.Getpid())
+	framesStart := metricValue("http://"+*internal+"/metrics", "gamehall_frames_out_total")
+	var counters *perfCounters
+	if *perfStat && shardPid != 0 {
+		counters = startPerf(shardPid, *duration)
+	}
 	measuring.Store(true)
 	t0 := time.Now()
 	time.Sleep(*duration)
@@ -351,6 +361,7 @@ func main() {
 	el := time.Since(t0)
 	rssEnd, cpuEnd := rss(shardPid), cpuTime(shardPid)
 	selfEnd := cpuTime(os.Getpid())
+	framesEnd := metricValue("http://"+*internal+"/metrics", "gamehall_frames_out_total")
 	close(stop)
 
 	// A chat reached "all" when every other member of its room got it.
@@ -384,6 +395,23 @@ func main() {
 		_ = rssStart
 	}
 	fmt.Printf("load generator CPU %.2f cores during the window\n", (selfEnd-selfStart)/el.Seconds())
+	if frames := framesEnd - framesStart; frames > 0 && shardPid != 0 {
+		// Chat-only: every frame out is a chat delivery (plus a few pongs
+		// and OKs), so CPU per frame is the cost per delivered message.
+		cpu := cpuEnd - cpuStart
+		fmt.Printf("shard frames out   %.0f/s; shard CPU %.2f µs per frame delivered\n", frames/el.Seconds(), cpu*1e6/frames)
+		if *chatOnly {
+			n := chatLat.count()
+			fmt.Printf("chat deliveries    %d (%.0f/s); shard CPU %.2f µs per chat delivery\n", n, float64(n)/el.Seconds(), cpu*1e6/float64(max(n, 1)))
+		}
+		if counters != nil {
+			if sys, cs, err := counters.wait(); err == nil {
+				fmt.Printf("shard system calls %.3f per frame delivered (%d in the window), context switches %.4f per frame\n", float64(sys)/frames, sys, float64(cs)/frames)
+			} else {
+				fmt.Printf("perf stat: %v\n", err)
+			}
+		}
+	}
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Printf("machine loadavg    %s", b)
 	}
@@ -444,6 +472,25 @@ func serverDelivery(url string) (p50, p99 time.Duration, n int64, err error) {
 		return time.Duration(math.MaxInt64) // above the last bucket
 	}
 	return at(.5), at(.99), n, nil
+}
+
+// metricValue reads one unlabelled counter or gauge from a /metrics page (0
+// if absent).
+func metricValue(url, name string) float64 {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
