@@ -105,11 +105,13 @@ func (h *hallClient) regions(ctx context.Context, base, ticket string) ([]hall.R
 	return out.Regions, nil
 }
 
-// directory opens the region's watch stream, reads the snapshot and closes
-// it: a player looks at the room list while choosing, not while playing, and
-// an open stream per seated player would double the sockets of a run.
+// directory opens the region's watch stream on a page the hall picks among
+// those with free seats (page=auto, what a lobby's "find me a room" does),
+// reads the snapshot and closes it: a player looks at the room list while
+// choosing, not while playing, and an open stream per seated player would
+// double the sockets of a run.
 func (h *hallClient) directory(ctx context.Context, base, region, ticket string) ([]hall.Room, error) {
-	u := base + "/v1/regions/" + url.PathEscape(region) + "/watch"
+	u := base + "/v1/regions/" + url.PathEscape(region) + "/watch?page=auto"
 	u = "ws" + strings.TrimPrefix(u, "http")
 	for hop := 0; ; hop++ {
 		hdr := http.Header{}

@@ -113,6 +113,14 @@ type hallEnv struct {
 	source *hall.StaticSource
 	reg    *prometheus.Registry
 	seq    atomic.Int64
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// stop ends the hall's Run and waits for it.
+func (e *hallEnv) stop() {
+	e.cancel()
+	<-e.done
 }
 
 func startHall(t *testing.T, cfg hall.Config, keys *ticket.Keyring, pres presence.Store, source *hall.StaticSource) *hallEnv {
@@ -141,7 +149,7 @@ func startHall(t *testing.T, cfg hall.Config, keys *ticket.Keyring, pres presenc
 		cancel()
 		<-done
 	})
-	return &hallEnv{t: t, h: h, url: srv.URL, keys: keys, pres: pres, source: source, reg: reg}
+	return &hallEnv{t: t, h: h, url: srv.URL, keys: keys, pres: pres, source: source, reg: reg, cancel: cancel, done: done}
 }
 
 // player logs an account in (presence + ticket) as login would.
@@ -213,6 +221,7 @@ type watcher struct {
 	epoch   string
 	version uint64
 	types   []string
+	last    hall.WatchMessage
 }
 
 func (e *hallEnv) watch(region, query string) *watcher {
@@ -262,13 +271,14 @@ func (e *hallEnv) watch(region, query string) *watcher {
 func (w *watcher) apply(m hall.WatchMessage) {
 	w.t.Helper()
 	w.types = append(w.types, m.Type)
+	w.last = m
 	switch m.Type {
 	case "snapshot", "resume":
 		w.epoch, w.version = m.Epoch, m.Version
 		m.Apply(w.view, 0)
 	case "delta":
-		if !m.Apply(w.view, w.version) {
-			w.t.Fatalf("delta version %d after %d", m.Version, w.version)
+		if !m.Apply(w.view, w.version) || m.Version <= m.Since {
+			w.t.Fatalf("delta since %d (to %d) at version %d", m.Since, m.Version, w.version)
 		}
 		w.version = m.Version
 	default:
@@ -289,6 +299,43 @@ func (w *watcher) until(what string, cond func(view map[int]hall.Room) bool) {
 			w.apply(m)
 		case <-timeout:
 			w.t.Fatalf("timed out waiting for %s; view has %d rooms", what, len(w.view))
+		}
+	}
+}
+
+// untilMsg applies messages until one satisfies cond.
+func (w *watcher) untilMsg(what string, cond func(m hall.WatchMessage) bool) {
+	w.t.Helper()
+	timeout := time.After(wait)
+	for {
+		select {
+		case m, ok := <-w.msgs:
+			if !ok {
+				w.t.Fatalf("watch closed waiting for %s: %v", what, <-w.errc)
+			}
+			w.apply(m)
+			if cond(m) {
+				return
+			}
+		case <-timeout:
+			w.t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// closed applies messages until the stream ends and returns why.
+func (w *watcher) closed() error {
+	w.t.Helper()
+	timeout := time.After(wait)
+	for {
+		select {
+		case m, ok := <-w.msgs:
+			if !ok {
+				return <-w.errc
+			}
+			w.apply(m)
+		case <-timeout:
+			w.t.Fatal("the stream did not close")
 		}
 	}
 }

@@ -3,14 +3,22 @@ package hall
 // WatchMessage decodes any message of the watch stream (see handleWatch)
 // and the rooms document of GET /v1/regions/{name}/rooms.
 type WatchMessage struct {
-	Type     string `json:"type"` // snapshot, resume, delta
-	Region   string `json:"region"`
-	Epoch    string `json:"epoch,omitempty"`
-	Version  uint64 `json:"version"`
-	Players  int    `json:"players"`
-	Capacity int    `json:"capacity"`
-	// Rooms: every room (snapshot); in a delta, rooms that are new or
-	// changed more than their player count.
+	Type    string `json:"type"` // snapshot, resume, delta
+	Region  string `json:"region"`
+	Epoch   string `json:"epoch,omitempty"`
+	Since   uint64 `json:"since,omitempty"` // delta: the version it applies to
+	Version uint64 `json:"version"`
+	// Page is the page watched (0: the whole region); Pages how many pages
+	// of PageSize room numbers the region spans.
+	Page     int `json:"page"`
+	PageSize int `json:"pageSize"`
+	Pages    int `json:"pages"`
+	// RoomCount, Players and Capacity are the region's totals.
+	RoomCount int `json:"roomCount"`
+	Players   int `json:"players"`
+	Capacity  int `json:"capacity"`
+	// Rooms: every room of the page (snapshot); in a delta, rooms that are
+	// new or changed more than their player count.
 	Rooms []Room `json:"rooms,omitempty"`
 	// Counts: in a delta, [room, players] of rooms whose count alone changed.
 	Counts [][2]int `json:"counts,omitempty"`
@@ -19,8 +27,8 @@ type WatchMessage struct {
 }
 
 // Apply folds a snapshot or delta into view (room number → Room). It
-// reports false for a delta that does not follow version (the client then
-// needs a new snapshot).
+// reports false for a delta that does not apply to version (the client
+// then needs a new snapshot, or to resume from the version it has).
 func (m *WatchMessage) Apply(view map[int]Room, version uint64) bool {
 	switch m.Type {
 	case "snapshot":
@@ -29,7 +37,7 @@ func (m *WatchMessage) Apply(view map[int]Room, version uint64) bool {
 			view[r.Room] = r
 		}
 	case "delta":
-		if m.Version != version+1 {
+		if m.Since != version {
 			return false
 		}
 		for _, r := range m.Rooms {

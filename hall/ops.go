@@ -186,8 +186,8 @@ func (h *Server) OpsView(ctx context.Context, since uint64) OpsView {
 		for shard, nums := range reg.shardRooms {
 			f := followed{ok: true}
 			for _, n := range nums {
-				if rm, ok := reg.rooms[n]; ok {
-					f.rooms = append(f.rooms, [3]int{rm.Room, rm.Players, rm.Capacity})
+				if s := &reg.slots[n]; s.offered {
+					f.rooms = append(f.rooms, [3]int{s.Room.Room, s.Players, s.Capacity})
 				}
 			}
 			seen[shard] = f

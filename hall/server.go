@@ -37,14 +37,12 @@ type Config struct {
 	// MaxClients is the number of watchers this replica serves before it
 	// redirects new clients (0: no limit).
 	MaxClients int
-	// DeltaInterval is how often changes are batched into deltas (200ms):
-	// shorter cuts latency, longer cuts messages per watcher.
+	// DeltaInterval is how often changes are published and sent to
+	// watchers (200ms): shorter cuts latency, longer cuts messages per
+	// watcher. A watcher gets at most one message per interval.
 	DeltaInterval time.Duration
-	// RingSize is how many deltas per region are kept for resume (1024).
-	RingSize int
-	// MaxLag is how many deltas a watcher may fall behind before it is sent
-	// a snapshot instead (default 10, at most RingSize).
-	MaxLag int
+	// PageSize is how many room numbers a page of the watch stream spans (25).
+	PageSize int
 	// FeedIdleTimeout: an occupancy stream silent this long is dropped
 	// (7s: shards send a heartbeat every 3s, so two may be lost).
 	FeedIdleTimeout time.Duration
@@ -54,6 +52,10 @@ type Config struct {
 	ServiceTicketTTL time.Duration
 	// WriteTimeout bounds one write to a watcher (10s); a slower client is dropped.
 	WriteTimeout time.Duration
+	// PingInterval: each watcher is pinged this often (30s), which keeps
+	// idle connections alive through proxies and finds dead clients; what
+	// the client sent (pongs, close) is read then.
+	PingInterval time.Duration
 }
 
 func (c *Config) defaults() {
@@ -67,13 +69,10 @@ func (c *Config) defaults() {
 	def(&c.AdvertiseEvery, 2*time.Second)
 	def(&c.ServiceTicketTTL, time.Hour)
 	def(&c.WriteTimeout, 10*time.Second)
-	if c.RingSize <= 0 {
-		c.RingSize = 1024
+	def(&c.PingInterval, 30*time.Second)
+	if c.PageSize <= 0 {
+		c.PageSize = 25
 	}
-	if c.MaxLag <= 0 {
-		c.MaxLag = 10
-	}
-	c.MaxLag = min(c.MaxLag, c.RingSize)
 	if c.Name == "" {
 		c.Name = "hall"
 	}
@@ -106,6 +105,10 @@ type Server struct {
 
 	ops opsLog // the operator's view: topology changes
 
+	watchMu      sync.Mutex
+	watchSets    map[*region]*watchSet
+	watchStopped bool
+
 	peersMu sync.Mutex
 	peers   []presence.Peer
 	storeOK bool
@@ -114,6 +117,7 @@ type Server struct {
 type metrics struct {
 	watchers     prometheus.Gauge
 	deltasSent   prometheus.Counter
+	watchStalls  prometheus.Counter
 	snapshots    *prometheus.CounterVec
 	lag          prometheus.Histogram
 	streams      prometheus.Gauge
@@ -140,13 +144,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	rand.Read(eb[:])
 	h := &Server{
 		cfg: cfg, deps: deps, log: deps.Log,
-		dir:       newDirectory(hex.EncodeToString(eb[:]), cfg.RingSize),
+		dir:       newDirectory(hex.EncodeToString(eb[:]), cfg.PageSize),
 		followers: map[string]*follower{},
+		watchSets: map[*region]*watchSet{},
 	}
 	h.m = metrics{
 		watchers:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "gamehall_hall_watchers", Help: "Connected directory watchers (WebSockets)."}),
 		deltasSent: prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_hall_deltas_sent_total", Help: "Delta messages written to watchers."}),
-		snapshots:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gamehall_hall_snapshots_total", Help: "Snapshots served, by kind (rooms = GET, watch = stream start or catch-up)."}, []string{"kind"}),
+		watchStalls: prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_hall_watch_stalls_total",
+			Help: "Writes to a watcher whose socket did not take the whole message at once (finished on a goroutine of their own)."}),
+		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gamehall_hall_snapshots_total", Help: "Snapshots served, by kind (rooms = GET, watch = stream start or catch-up)."}, []string{"kind"}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "gamehall_hall_directory_lag_seconds", Help: "From the hall receiving a shard's change to writing it to a watcher (add the shard's batching, at most 250ms).",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
@@ -160,7 +167,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}),
 	}
 	if deps.Metrics != nil {
-		for _, c := range []prometheus.Collector{h.m.watchers, h.m.deltasSent, h.m.snapshots, h.m.lag, h.m.streams, h.m.streamErrors, h.m.redirects, h.m.rooms, h.m.sessions} {
+		for _, c := range []prometheus.Collector{h.m.watchers, h.m.deltasSent, h.m.watchStalls, h.m.snapshots, h.m.lag, h.m.streams, h.m.streamErrors, h.m.redirects, h.m.rooms, h.m.sessions} {
 			if err := deps.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("hall: metrics: %w", err)
 			}
@@ -174,7 +181,7 @@ func (h *Server) roomCount() int {
 	defer h.dir.mu.RUnlock()
 	n := 0
 	for _, r := range h.dir.regions {
-		n += len(r.rooms)
+		n += r.rooms
 	}
 	return n
 }
@@ -199,7 +206,22 @@ func (h *Server) Run(ctx context.Context) error {
 	}
 	h.mu.Unlock()
 	wg.Wait()
+	h.closeWatchers()
 	return nil
+}
+
+// closeWatchers tells every watcher the hall is going away and closes it;
+// watch streams are hijacked connections that http.Server.Shutdown does not
+// close.
+func (h *Server) closeWatchers() {
+	h.watchMu.Lock()
+	h.watchStopped = true
+	sets := h.watchSets
+	h.watchSets = map[*region]*watchSet{}
+	h.watchMu.Unlock()
+	for _, s := range sets {
+		s.closeAll(closeGoingAway, "hall stopping")
+	}
 }
 
 // apply reconciles followers with a new topology: a shard is followed while
@@ -256,6 +278,7 @@ func (h *Server) publishLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			h.dir.publish()
+			h.fanout(time.Now())
 		}
 	}
 }
@@ -438,6 +461,9 @@ type RegionSummary struct {
 	Capacity    int    `json:"capacity"`
 	Rooms       int    `json:"rooms"`
 	Version     uint64 `json:"version"`
+	// Pages and PageSize describe the watch stream's pages (?page=1…Pages).
+	Pages    int `json:"pages"`
+	PageSize int `json:"pageSize"`
 }
 
 func (h *Server) handleRegions(w http.ResponseWriter, r *http.Request) {
@@ -454,7 +480,8 @@ func (h *Server) Regions() []RegionSummary {
 	for _, r := range h.dir.regions {
 		out = append(out, RegionSummary{
 			Name: r.info.Name, Game: r.info.Game, DisplayName: r.info.DisplayName,
-			Players: r.players, Capacity: r.capacity, Rooms: len(r.rooms), Version: r.version,
+			Players: r.players, Capacity: r.capacity, Rooms: r.rooms, Version: r.version,
+			Pages: r.pages(h.dir.pageSize), PageSize: h.dir.pageSize,
 		})
 	}
 	h.dir.mu.RUnlock()

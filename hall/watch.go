@@ -1,31 +1,27 @@
 package hall
 
 import (
-	"bytes"
-	"context"
-	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/gamehall/gamehall/login"
 )
 
-// pingEvery keeps idle watch connections alive through proxies and finds
-// dead clients.
-const pingEvery = 30 * time.Second
-
-// handleWatch streams a region: a snapshot (or, with ?epoch=E&since=V from
-// a recent message, a "resume" message and the deltas after V), then a
-// delta per change batch. Messages are JSON text frames:
+// handleWatch streams a page of a region's rooms (or the whole region) over
+// a WebSocket of JSON text messages (docs/protocol.md, "The hall's watch
+// stream"):
 //
-//	{"type":"snapshot","region","epoch","version","players","capacity","rooms":[Room...]}
-//	{"type":"resume","region","epoch","version"}
-//	{"type":"delta","region","version","players","capacity","rooms":[Room...],"counts":[[room,players]...],"removed":[room numbers]}
+//	?page=N     rooms (N-1)·pageSize+1 … N·pageSize
+//	?page=auto  a page with free seats, picked by the hall
+//	(no page)   the whole region
+//	&epoch=E&since=V  resume from version V of epoch E
 //
-// A delta's version is always the previous message's version + 1.
+// The first message is a snapshot, or "resume" when the resume is possible;
+// then a delta whenever the page changed, each covering everything since
+// the client's version. Every message carries the region's totals.
 func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	if !h.guard(w, r, true) {
 		return
@@ -35,6 +31,11 @@ func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	page, auto, err := parsePage(q.Get("page"))
+	if err != nil {
+		login.WriteError(w, http.StatusBadRequest, login.CodeBadRequest, err.Error())
+		return
+	}
 	var since uint64
 	resume := false
 	if v := q.Get("since"); v != "" {
@@ -45,93 +46,106 @@ func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		}
 		since, resume = n, q.Get("epoch") == reg.epoch
 	}
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		// The ticket authenticates; browsers on any origin may watch.
-		InsecureSkipVerify: true,
-		CompressionMode:    websocket.CompressionDisabled,
-	})
+	accept, err := checkUpgrade(r)
 	if err != nil {
-		return // Accept answered the client
+		login.WriteError(w, http.StatusUpgradeRequired, login.CodeBadRequest, err.Error())
+		return
 	}
-	h.clients.Add(1)
-	h.m.watchers.Inc()
-	defer func() {
-		h.clients.Add(-1)
-		h.m.watchers.Dec()
-	}()
-	err = h.watch(c.CloseRead(r.Context()), c, reg, resume, since)
-	switch {
-	case err == nil, errors.Is(err, context.Canceled):
-		c.Close(websocket.StatusNormalClosure, "")
-	case errors.Is(err, errRegionGone):
-		c.Close(websocket.StatusGoingAway, "region removed")
-	default:
-		c.CloseNow()
+	set := h.watchSetOf(reg)
+	hj, ok := w.(http.Hijacker)
+	if set == nil || !ok {
+		login.WriteError(w, http.StatusServiceUnavailable, codeNotSynced, "the hall is stopping")
+		return
 	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	conn, err := newRawConn(nc)
+	if err != nil || brw.Reader.Buffered() > 0 {
+		// Not a plain socket, or the client spoke before the handshake ended.
+		nc.Close()
+		return
+	}
+	if auto {
+		page = h.autoPage(reg)
+	}
+	wt := &watcher{conn: conn, set: set, page: page}
+	wt.busy.Store(true) // until the first message is out
+	first, version := h.firstMessage(reg, page, resume, since)
+	nc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
+	_, err = nc.Write(append(upgradeResponse(accept), first...))
+	nc.SetWriteDeadline(time.Time{})
+	if err != nil {
+		nc.Close()
+		return
+	}
+	now := time.Now().UnixNano()
+	wt.version.Store(version)
+	wt.sent.Store(now)
+	wt.pinged.Store(now)
+	set.add(wt)
+	wt.busy.Store(false)
 }
 
-var errRegionGone = errors.New("region removed")
-
-func (h *Server) watch(ctx context.Context, c *websocket.Conn, reg *region, resume bool, since uint64) error {
-	write := func(b []byte) error {
-		wctx, cancel := context.WithTimeout(ctx, h.cfg.WriteTimeout)
-		defer cancel()
-		return c.Write(wctx, websocket.MessageText, b)
+// parsePage reads the page parameter: a page number ≥ 1, "auto", or none
+// (0, the whole region).
+func parsePage(v string) (page int, auto bool, err error) {
+	switch v {
+	case "":
+		return 0, false, nil
+	case "auto":
+		return 0, true, nil
 	}
-	var node *delta // the last delta (or snapshot point) this client has
-	if resume {
-		h.dir.mu.RLock()
-		n, ok := h.dir.nodeAt(reg, since)
-		name := reg.info.Name // setRegions rewrites reg.info under d.mu
-		h.dir.mu.RUnlock()
-		if ok {
-			msg := []byte(`{"type":"resume","region":` + quote(name) + `,"epoch":` + quote(reg.epoch) + `,"version":` + strconv.FormatUint(since, 10) + `}`)
-			if err := write(msg); err != nil {
-				return err
-			}
-			node = n
-		}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxRoomNumber {
+		return 0, false, fmt.Errorf("page must be a page number from 1, or auto; got %q", v)
 	}
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
-	for {
-		// First message, or so far behind (a slow client, an overloaded
-		// hall) that jumping to a snapshot beats sending every delta: it
-		// bounds the client's lag. A snapshot never moves a client back.
-		if node == nil || reg.latest.Load()-node.version > uint64(h.cfg.MaxLag) {
-			if s := h.dir.snapshotOf(reg); node == nil || s.version > node.version {
-				if err := write(s.watch); err != nil {
-					return err
-				}
-				h.m.snapshots.WithLabelValues("watch").Inc()
-				node = s.node
-			}
-		}
-		select {
-		case <-node.ready:
-			node = node.next
-			if err := write(node.msg); err != nil {
-				return err
-			}
-			h.m.deltasSent.Inc()
-			h.m.lag.Observe(time.Since(node.received).Seconds())
-		case <-reg.gone:
-			return errRegionGone
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, h.cfg.WriteTimeout)
-			err := c.Ping(pctx)
-			cancel()
-			if err != nil {
-				return err
-			}
-		}
-	}
+	return n, false, nil
 }
 
-func quote(s string) string {
-	var b bytes.Buffer
-	writeString(&b, s)
-	return b.String()
+// firstMessage is what a new watcher gets first, as WebSocket frames: a
+// snapshot, or a resume (and the changes since, if any) when since is a
+// version of the region's current epoch. It returns the version the client
+// is at after it.
+func (h *Server) firstMessage(reg *region, page int, resume bool, since uint64) ([]byte, uint64) {
+	d := h.dir
+	if page == 0 && !resume {
+		s := d.snapshotOf(reg)
+		h.m.snapshots.WithLabelValues("watch").Inc()
+		return s.frame, s.version
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if resume && since <= reg.version {
+		out := appendFrame(nil, opText, d.encodeResume(reg, page, since))
+		if since == reg.version {
+			return out, since
+		}
+		dl := d.encodeDelta(reg, page, since)
+		return append(out, dl.frame...), dl.version
+	}
+	h.m.snapshots.WithLabelValues("watch").Inc()
+	return appendFrame(nil, opText, d.encodeSnapshot(reg, page)), reg.version
+}
+
+// autoPage picks a page with free seats, at random weighted by its free
+// seats, so that clients spread over the region; page 1 if none has any.
+func (h *Server) autoPage(reg *region) int {
+	h.dir.mu.RLock()
+	defer h.dir.mu.RUnlock()
+	free := 0
+	for _, p := range reg.pageLoad {
+		free += max(0, p.capacity-p.players)
+	}
+	if free == 0 {
+		return 1
+	}
+	pick := rand.IntN(free)
+	for i, p := range reg.pageLoad {
+		if pick -= max(0, p.capacity-p.players); pick < 0 {
+			return i + 1
+		}
+	}
+	return 1
 }

@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
@@ -51,7 +52,7 @@ const region = "bench"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: hallload serve|login|watch|snapshot|stale [flags]")
+		fmt.Fprintln(os.Stderr, "usage: hallload serve|login|watch|merge|mem|snapshot|stale [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -68,9 +69,10 @@ func main() {
 		leaves := fs.Int("leaves", 0, "stale mode: players leaving per second")
 		redisAddr := fs.String("redis", "", "Redis for presence (default: in memory)")
 		interval := fs.Duration("delta-interval", 0, "hall delta batching (default: the hall's)")
+		pageSize := fs.Int("page-size", 0, "rooms per page of the watch stream (default: the hall's)")
 		delay := fs.Duration("delay", time.Second, "scheduled changes start after this (connect watchers first)")
 		run = func() error {
-			return serve(*key, *listen, *rooms, *perShard, *capacity, *changes, *fill, *leaves, *redisAddr, *interval, *delay)
+			return serve(*key, *listen, *rooms, *perShard, *capacity, *changes, *fill, *leaves, *redisAddr, *interval, *pageSize, *delay)
 		}
 	case "login":
 		url := fs.String("url", "", "")
@@ -79,11 +81,21 @@ func main() {
 		accounts := fs.Int("accounts", 100000, "distinct guest names (repeats supersede)")
 		run = func() error { return loadLogin(*url, *conc, *dur, *accounts) }
 	case "watch":
+		var o watchOptions
+		fs.StringVar(&o.url, "url", "", "")
+		fs.IntVar(&o.watchers, "watchers", 10000, "")
+		fs.IntVar(&o.sample, "sample", 200, "watchers that decode every message and time it")
+		fs.DurationVar(&o.dur, "duration", 20*time.Second, "")
+		fs.StringVar(&o.page, "page", "spread", "what each watcher watches: spread (watcher i watches page i mod pages + 1), auto, all (the whole region) or a page number")
+		fs.IntVar(&o.first, "first", 0, "number of the first watcher (its ticket's account): give each of several processes its own range")
+		fs.StringVar(&o.out, "out", "", "write the results as JSON here, for `hallload merge` (runs split over several processes)")
+		run = func() error { return loadWatch(*key, o) }
+	case "merge":
+		base := fs.String("base", "", "the hall's /debug/mem before any watcher connected (from `hallload mem`)")
+		run = func() error { return mergeWatch(*base, fs.Args()) }
+	case "mem":
 		url := fs.String("url", "", "")
-		n := fs.Int("watchers", 10000, "")
-		sample := fs.Int("sample", 200, "watchers that decode every message and time it")
-		dur := fs.Duration("duration", 20*time.Second, "")
-		run = func() error { return loadWatch(*url, *key, *n, *sample, *dur) }
+		run = func() error { return printMem(*url) }
 	case "snapshot":
 		url := fs.String("url", "", "")
 		conc := fs.Int("concurrency", 8, "")
@@ -115,7 +127,7 @@ func keyring(secret string) *ticket.Keyring {
 	return k
 }
 
-func serve(secret, listen string, rooms, perShard, capacity, changes int, fill float64, leaves int, redisAddr string, interval, delay time.Duration) error {
+func serve(secret, listen string, rooms, perShard, capacity, changes int, fill float64, leaves int, redisAddr string, interval time.Duration, pageSize int, delay time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -143,7 +155,7 @@ func serve(secret, listen string, rooms, perShard, capacity, changes int, fill f
 	src := hall.NewStaticSource()
 	src.Set([]hall.RegionInfo{{Name: region, Game: "doudizhu", DisplayName: "Benchmark"}}, infos)
 	reg := prometheus.NewRegistry()
-	hs, err := hall.New(hall.Config{Name: "bench", DeltaInterval: interval}, hall.Deps{Keys: keys, Presence: store, Source: src, Dial: simDialer(shards), Log: log, Metrics: reg})
+	hs, err := hall.New(hall.Config{Name: "bench", DeltaInterval: interval, PageSize: pageSize}, hall.Deps{Keys: keys, Presence: store, Source: src, Dial: simDialer(shards), Log: log, Metrics: reg})
 	if err != nil {
 		return err
 	}
@@ -178,6 +190,8 @@ func serve(secret, listen string, rooms, perShard, capacity, changes int, fill f
 	ls.Register(mux)
 	hs.Register(mux)
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/schedule", func(w http.ResponseWriter, r *http.Request) { json.NewEncoder(w).Encode(sc) })
 	mux.HandleFunc("/debug/mem", func(w http.ResponseWriter, r *http.Request) {
 		cpu := cpuSeconds() // before the collection below
@@ -282,133 +296,6 @@ func loadLogin(url string, conc int, dur time.Duration, accounts int) error {
 	fmt.Printf("logins: %d in %v = %.0f/s; status %v; transport errors %d; p50 %v p99 %v max %v\n",
 		len(lat), dur, float64(len(lat))/dur.Seconds(), codes, errs.Load(),
 		percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 1))
-	return nil
-}
-
-func loadWatch(url, secret string, n, sample int, dur time.Duration) error {
-	keys := keyring(secret)
-	var sc schedule
-	if err := getJSON(url+"/debug/schedule", &sc); err != nil {
-		return err
-	}
-	var before memStats
-	if err := getJSON(url+"/debug/mem", &before); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var msgs, bytes atomic.Int64
-	var mu sync.Mutex
-	var lat []time.Duration
-	var measuring atomic.Bool
-	wsURL := "ws" + url[len("http"):] + "/v1/regions/" + region + "/watch"
-	sem := make(chan struct{}, 64)
-	var wg sync.WaitGroup
-	var connected, failed atomic.Int64
-	start := time.Now()
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			dctx, dcancel := context.WithTimeout(ctx, 60*time.Second)
-			c, _, err := websocket.Dial(dctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + playerTicket(keys, i)}}})
-			dcancel()
-			<-sem
-			if err != nil {
-				if failed.Add(1) <= 3 {
-					fmt.Fprintln(os.Stderr, "dial:", err)
-				}
-				return
-			}
-			c.SetReadLimit(64 << 20)
-			connected.Add(1)
-			decode := i < sample
-			go func() {
-				defer c.CloseNow()
-				var mine []time.Duration
-				defer func() {
-					mu.Lock()
-					lat = append(lat, mine...)
-					mu.Unlock()
-				}()
-				for {
-					typ, r, err := c.Reader(ctx)
-					if err != nil {
-						return
-					}
-					_ = typ
-					if !decode {
-						nb, _ := io.Copy(io.Discard, r)
-						msgs.Add(1)
-						bytes.Add(nb)
-						continue
-					}
-					b, err := io.ReadAll(r)
-					if err != nil {
-						return
-					}
-					now := time.Now().UnixNano()
-					msgs.Add(1)
-					bytes.Add(int64(len(b)))
-					var m hall.WatchMessage
-					if json.Unmarshal(b, &m) != nil || m.Type != "delta" || !measuring.Load() {
-						continue
-					}
-					for _, cnt := range m.Counts {
-						if at, ok := sc.madeAt(cnt[0], cnt[1], now); ok {
-							mine = append(mine, time.Duration(now-at))
-						}
-					}
-				}
-			}()
-		})
-	}
-	wg.Wait()
-	ramp := time.Since(start)
-	time.Sleep(2 * time.Second) // let the first snapshots drain
-	if wait := time.Until(time.Unix(0, sc.T0).Add(3 * time.Second)); wait > 0 {
-		fmt.Printf("connected; waiting %v for the scheduled changes to start\n", wait.Round(time.Second))
-		time.Sleep(wait)
-	}
-	var after memStats
-	if err := getJSON(url+"/debug/mem", &after); err != nil {
-		return err
-	}
-	m0, b0 := msgs.Load(), bytes.Load()
-	self0 := cpuSeconds()
-	measuring.Store(true)
-	time.Sleep(dur)
-	measuring.Store(false)
-	m1, b1 := msgs.Load(), bytes.Load()
-	self1 := cpuSeconds()
-	var end memStats
-	if err := getJSON(url+"/debug/mem", &end); err != nil {
-		return err
-	}
-	lag0 := lagHistogram(url)
-	defer func() {
-		if lag0 != nil {
-			fmt.Printf("hall-side lag (hall receives the change → written to the socket), whole run: p50 ≤ %v, p99 ≤ %v\n", lag0.quantile(0.5), lag0.quantile(0.99))
-		}
-	}()
-	cancel()
-	time.Sleep(500 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	conn := connected.Load()
-	fmt.Printf("watchers: %d connected (%d failed) in %v\n", conn, failed.Load(), ramp.Round(time.Millisecond))
-	fmt.Printf("messages: %.0f/s, %.1f MB/s to all watchers\n", float64(m1-m0)/dur.Seconds(), float64(b1-b0)/dur.Seconds()/1e6)
-	if m1 > m0 {
-		fmt.Printf("hall CPU: %.2f cores in the window, %.2f µs per message delivered; load generator %.2f cores\n",
-			(end.CPU-after.CPU)/dur.Seconds(), (end.CPU-after.CPU)*1e6/float64(m1-m0), (self1-self0)/dur.Seconds())
-	}
-	fmt.Printf("change→watcher latency over %d sampled room changes: p50 %v p99 %v max %v\n",
-		len(lat), percentile(lat, 0.5).Round(time.Millisecond), percentile(lat, 0.99).Round(time.Millisecond), percentile(lat, 1).Round(time.Millisecond))
-	if conn > 0 {
-		heap := (int64(after.HeapInuse) - int64(before.HeapInuse)) / conn
-		stack := (int64(after.StackInuse) - int64(before.StackInuse)) / conn
-		fmt.Printf("hall memory per watcher: heap %d B + stacks %d B = %.1f KiB; goroutines %d → %d\n",
-			heap, stack, float64(heap+stack)/1024, before.Goroutines, after.Goroutines)
-	}
 	return nil
 }
 

@@ -116,7 +116,7 @@ func TestHallOnKubernetes(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !m.Apply(view, version) {
-				t.Fatalf("delta %d after %d", m.Version, version)
+				t.Fatalf("delta since %d at version %d", m.Since, version)
 			}
 			version = m.Version
 		}
