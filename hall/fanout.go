@@ -148,14 +148,28 @@ func (h *Server) fanout(now time.Time) {
 		sets = append(sets, s)
 	}
 	h.watchMu.Unlock()
+	gap := h.watchGap()
 	for _, s := range sets {
-		s.pass(now)
+		s.pass(now, gap)
 	}
+}
+
+// watchGap is the least time between two messages to one watcher: the
+// publish interval, or longer when that many watchers would take more than
+// MaxWatchMessages a second. Writes are the fan-out's cost (one system call
+// each), so the budget bounds the CPU the stream takes; past it, watchers
+// get their (coalesced) deltas less often instead of late.
+func (h *Server) watchGap() time.Duration {
+	gap := h.cfg.DeltaInterval
+	if n := h.clients.Load(); n > 0 {
+		gap = max(gap, time.Duration(n)*time.Second/time.Duration(h.cfg.MaxWatchMessages))
+	}
+	return gap
 }
 
 // pass sends every watcher of the set what it misses, on up to GOMAXPROCS
 // workers.
-func (s *watchSet) pass(now time.Time) {
+func (s *watchSet) pass(now time.Time, gap time.Duration) {
 	version := s.reg.latest.Load()
 	s.mu.Lock()
 	s.scratch = append(s.scratch[:0], s.list...)
@@ -169,7 +183,7 @@ func (s *watchSet) pass(now time.Time) {
 		wg.Go(func() {
 			var buf [maxClientBytes]byte
 			for _, w := range part {
-				s.serve(w, version, now, cache, buf[:])
+				s.serve(w, version, now, gap, cache, buf[:])
 			}
 		})
 	}
@@ -178,9 +192,11 @@ func (s *watchSet) pass(now time.Time) {
 }
 
 // serve sends w what it misses of version, or pings it when due.
-func (s *watchSet) serve(w *watcher, version uint64, now time.Time, cache *deltaCache, buf []byte) {
+func (s *watchSet) serve(w *watcher, version uint64, now time.Time, gap time.Duration, cache *deltaCache, buf []byte) {
 	ns := now.UnixNano()
-	behind := w.version.Load() < version
+	// Passes come every DeltaInterval, give or take the ticker's jitter.
+	soon := ns-w.sent.Load() < int64(gap-s.h.cfg.DeltaInterval/2)
+	behind := w.version.Load() < version && !soon
 	pingDue := ns-w.pinged.Load() >= int64(s.h.cfg.PingInterval)
 	if !behind && !pingDue {
 		return
@@ -197,7 +213,7 @@ func (s *watchSet) serve(w *watcher, version uint64, now time.Time, cache *delta
 			return
 		}
 	}
-	if have := w.version.Load(); have < version {
+	if have := w.version.Load(); have < version && !soon {
 		dl := cache.get(s.h.dir, s.reg, w.page, have)
 		if dl.empty && ns-w.sent.Load() < int64(totalsEvery) {
 			w.busy.Store(false)

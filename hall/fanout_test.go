@@ -79,7 +79,8 @@ func readMessage(r *bufio.Reader) ([]byte, error) {
 // rooms.
 func TestSlowWatcherDoesNotDelayOthers(t *testing.T) {
 	keys, _ := ticket.NewKeyring(map[string][]byte{"k": []byte("0123456789abcdef0123456789abcdef")}, "")
-	h, err := New(Config{WriteTimeout: 20 * time.Second}, Deps{Keys: keys, Presence: presence.NewMemory(), Source: NewStaticSource(),
+	// Passes back to back, no message budget: every pass serves everyone.
+	h, err := New(Config{WriteTimeout: 20 * time.Second, DeltaInterval: time.Nanosecond, MaxWatchMessages: 1e9}, Deps{Keys: keys, Presence: presence.NewMemory(), Source: NewStaticSource(),
 		Dial: func(context.Context, string, string) (Feed, error) { return nil, errors.New("no shards here") }, Log: logr.Discard()})
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +163,20 @@ func TestSlowWatcherDoesNotDelayOthers(t *testing.T) {
 	}
 	if fast.busy.Load() {
 		t.Fatal("the fast watcher was left busy")
+	}
+}
+
+// TestWatchGap: past the message budget, watchers are updated less often.
+func TestWatchGap(t *testing.T) {
+	for _, tt := range []struct {
+		watchers int64
+		want     time.Duration
+	}{{0, 200 * time.Millisecond}, {10000, 200 * time.Millisecond}, {20000, 400 * time.Millisecond}, {50000, time.Second}} {
+		h := &Server{cfg: Config{DeltaInterval: 200 * time.Millisecond, MaxWatchMessages: 50000}}
+		h.clients.Store(tt.watchers)
+		if got := h.watchGap(); got != tt.want {
+			t.Errorf("%d watchers: gap %v, want %v", tt.watchers, got, tt.want)
+		}
 	}
 }
 

@@ -41,6 +41,10 @@ type Config struct {
 	// watchers (200ms): shorter cuts latency, longer cuts messages per
 	// watcher. A watcher gets at most one message per interval.
 	DeltaInterval time.Duration
+	// MaxWatchMessages bounds the messages a second the replica writes to
+	// all its watchers (50,000): with more watchers than
+	// MaxWatchMessages × DeltaInterval each gets a message less often.
+	MaxWatchMessages int
 	// PageSize is how many room numbers a page of the watch stream spans (25).
 	PageSize int
 	// FeedIdleTimeout: an occupancy stream silent this long is dropped
@@ -70,6 +74,9 @@ func (c *Config) defaults() {
 	def(&c.ServiceTicketTTL, time.Hour)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.PingInterval, 30*time.Second)
+	if c.MaxWatchMessages <= 0 {
+		c.MaxWatchMessages = 50000
+	}
 	if c.PageSize <= 0 {
 		c.PageSize = 25
 	}

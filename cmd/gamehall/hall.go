@@ -46,6 +46,8 @@ func runHall(args []string) int {
 	namespace := fs.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Regions and RoomShards to list")
 	selector := fs.String("region-selector", "", "label selector of the Regions this hall lists (empty: all)")
 	maxClients := fs.Int("max-clients", 10000, "watchers served before new clients are redirected to a peer (0: no limit)")
+	pageSize := fs.Int("page-size", 25, "rooms per page of the watch stream (?page=N)")
+	watchMsgs := fs.Int("max-watch-messages", 50000, "messages a second this replica writes to all its watchers: past it each watcher is updated less often (bounds the CPU the stream takes)")
 	advertise := fs.String("advertise-url", "", "base URL clients reach this replica at, published for redirects and in login answers")
 	ticketTTL := fs.Duration("ticket-ttl", time.Hour, "how long a login ticket is valid")
 	name := fs.String("name", defaultName(), "this replica's name among its peers")
@@ -102,7 +104,7 @@ func runHall(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	hs, err := hall.New(hall.Config{Name: *name, AdvertiseURL: *advertise, MaxClients: *maxClients},
+	hs, err := hall.New(hall.Config{Name: *name, AdvertiseURL: *advertise, MaxClients: *maxClients, PageSize: *pageSize, MaxWatchMessages: *watchMsgs},
 		hall.Deps{Keys: keys, Presence: store, Source: src, Dial: hall.DialShard, Log: log.WithName("hall"), Metrics: reg})
 	if err != nil {
 		return fail("%v", err)

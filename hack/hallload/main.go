@@ -70,9 +70,10 @@ func main() {
 		redisAddr := fs.String("redis", "", "Redis for presence (default: in memory)")
 		interval := fs.Duration("delta-interval", 0, "hall delta batching (default: the hall's)")
 		pageSize := fs.Int("page-size", 0, "rooms per page of the watch stream (default: the hall's)")
+		watchMsgs := fs.Int("max-watch-messages", 0, "the hall's message budget a second to all watchers (default: the hall's)")
 		delay := fs.Duration("delay", time.Second, "scheduled changes start after this (connect watchers first)")
 		run = func() error {
-			return serve(*key, *listen, *rooms, *perShard, *capacity, *changes, *fill, *leaves, *redisAddr, *interval, *pageSize, *delay)
+			return serve(*key, *listen, *rooms, *perShard, *capacity, *changes, *fill, *leaves, *redisAddr, *interval, *pageSize, *watchMsgs, *delay)
 		}
 	case "login":
 		url := fs.String("url", "", "")
@@ -127,7 +128,7 @@ func keyring(secret string) *ticket.Keyring {
 	return k
 }
 
-func serve(secret, listen string, rooms, perShard, capacity, changes int, fill float64, leaves int, redisAddr string, interval time.Duration, pageSize int, delay time.Duration) error {
+func serve(secret, listen string, rooms, perShard, capacity, changes int, fill float64, leaves int, redisAddr string, interval time.Duration, pageSize, watchMsgs int, delay time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -155,7 +156,7 @@ func serve(secret, listen string, rooms, perShard, capacity, changes int, fill f
 	src := hall.NewStaticSource()
 	src.Set([]hall.RegionInfo{{Name: region, Game: "doudizhu", DisplayName: "Benchmark"}}, infos)
 	reg := prometheus.NewRegistry()
-	hs, err := hall.New(hall.Config{Name: "bench", DeltaInterval: interval, PageSize: pageSize}, hall.Deps{Keys: keys, Presence: store, Source: src, Dial: simDialer(shards), Log: log, Metrics: reg})
+	hs, err := hall.New(hall.Config{Name: "bench", DeltaInterval: interval, PageSize: pageSize, MaxWatchMessages: watchMsgs}, hall.Deps{Keys: keys, Presence: store, Source: src, Dial: simDialer(shards), Log: log, Metrics: reg})
 	if err != nil {
 		return err
 	}
