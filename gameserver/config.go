@@ -35,7 +35,11 @@ type Config struct {
 	HelloTimeout   time.Duration
 	WriteTimeout   time.Duration // a socket write slower than this disconnects the client
 	RoomEventBatch time.Duration // room membership events are batched this long
-	PresenceTTL    time.Duration // room entries expire unless refreshed (refreshed at TTL/3)
+	// RoomTick: room-wide messages (chat, membership events) wait up to this
+	// long and go to each member in one write with the others of the tick;
+	// it adds up to RoomTick to their delivery and divides the writes.
+	RoomTick    time.Duration
+	PresenceTTL time.Duration // room entries expire unless refreshed (refreshed at TTL/3)
 
 	MaxFrame     int // bytes of one frame's payload
 	WriteQueue   int // frames queued per connection before it counts as slow
@@ -86,6 +90,7 @@ func (c *Config) setDefaults() {
 	defD(&c.HelloTimeout, 10*time.Second)
 	defD(&c.WriteTimeout, 10*time.Second)
 	defD(&c.RoomEventBatch, 200*time.Millisecond)
+	defD(&c.RoomTick, 50*time.Millisecond)
 	defD(&c.PresenceTTL, 3*time.Minute)
 	def(&c.MaxFrame, protocol.DefaultMaxFrame)
 	def(&c.WriteQueue, 64)

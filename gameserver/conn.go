@@ -58,8 +58,9 @@ func (t *tcpTransport) writeFrames(frames [][]byte, deadline time.Time) error {
 func (t *tcpTransport) close() error   { return t.c.Close() }
 func (t *tcpTransport) remote() string { return t.c.RemoteAddr().String() }
 
-// outFrame is a queued frame; at is when it was queued (for the delivery
-// histogram), zero for frames not worth measuring.
+// outFrame is a queued frame, or a batch of whole frames shared by a
+// room's members; at is when it (its oldest frame) was queued, for the
+// delivery histogram, zero for frames not worth measuring.
 type outFrame struct {
 	b  []byte
 	at int64
@@ -93,13 +94,11 @@ func newConn(s *Server, tr transport) *conn {
 	}
 }
 
-// send queues a frame without blocking. A full queue means the client does not
-// keep up: it is disconnected.
-func (c *conn) send(b []byte, measure bool) {
-	f := outFrame{b: b}
-	if measure {
-		f.at = time.Now().UnixNano()
-	}
+// send queues a frame (or a batch of frames) without blocking; at is when
+// it was made (unix ns, 0: not measured). A full queue means the client does
+// not keep up: it is disconnected.
+func (c *conn) send(b []byte, at int64) {
+	f := outFrame{b: b, at: at}
 	select {
 	case <-c.done:
 	case c.out <- f:
@@ -111,7 +110,7 @@ func (c *conn) send(b []byte, measure bool) {
 
 func (c *conn) sendMsg(seq uint32, env *pb.Envelope) {
 	env.Seq = seq
-	c.send(protocol.MustMarshal(env), false)
+	c.send(protocol.MustMarshal(env), 0)
 }
 
 func (c *conn) sendError(seq uint32, code pb.ErrorCode, msg string, rooms ...int32) {
@@ -196,7 +195,8 @@ func (c *conn) writeLoop() {
 				c.close("write failed: " + err.Error())
 				return
 			}
-			c.s.metrics.framesOut.Add(float64(len(frames)))
+			c.s.metrics.framesOut.Add(float64(countFrames(frames)))
+			c.s.metrics.writes.Inc()
 			now := time.Now().UnixNano()
 			for _, at := range ats {
 				if at != 0 {
@@ -209,6 +209,20 @@ func (c *conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// countFrames counts the frames in a write (an item may be a room's batch).
+func countFrames(items [][]byte) int {
+	n := 0
+	for _, b := range items {
+		for ok := true; ok; {
+			_, b, ok = protocol.NextFrame(b)
+			if ok {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // readLoop runs on the connection's own goroutine until the client goes.

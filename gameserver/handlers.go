@@ -253,6 +253,6 @@ func (s *Server) chat(c *conn, seq uint32, m *pb.Chat) {
 			return
 		}
 		c.sendOK(seq)
-		r.broadcastLocked(protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_ChatMessage{ChatMessage: msg}}), true)
+		r.queueLocked(&pb.Envelope{Msg: &pb.Envelope_ChatMessage{ChatMessage: msg}})
 	})
 }

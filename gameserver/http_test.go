@@ -45,7 +45,7 @@ func TestProbesAndMetrics(t *testing.T) {
 	}
 	_, m := get("/metrics")
 	for _, want := range []string{"gamehall_players 1", "gamehall_rooms_occupied 1", "gamehall_tables_playing 0",
-		`gamehall_errors_total{code="ALREADY_IN_ROOM"} 1`, "gamehall_frames_in_total", "gamehall_frames_out_total", "gamehall_delivery_seconds_bucket"} {
+		`gamehall_errors_total{code="ALREADY_IN_ROOM"} 1`, "gamehall_frames_in_total", "gamehall_frames_out_total", "gamehall_socket_writes_total", "gamehall_delivery_seconds_bucket"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
 		}

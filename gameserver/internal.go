@@ -14,6 +14,7 @@ type metrics struct {
 	connections  prometheus.Gauge
 	framesIn     prometheus.Counter
 	framesOut    prometheus.Counter
+	writes       prometheus.Counter
 	errors       *prometheus.CounterVec
 	delivery     prometheus.Histogram
 	slowClients  prometheus.Counter
@@ -32,15 +33,16 @@ func newMetrics(s *Server) *metrics {
 		connections:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "gamehall_connections", Help: "Open player connections."}),
 		framesIn:     prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_frames_in_total", Help: "Frames received from players."}),
 		framesOut:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_frames_out_total", Help: "Frames written to players."}),
+		writes:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_socket_writes_total", Help: "Writes to players' sockets (one system call on TCP, carrying one or more frames)."}),
 		errors:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gamehall_errors_total", Help: "Error answers sent, by protocol error code."}, []string{"code"}),
-		delivery:     prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gamehall_delivery_seconds", Help: "From queuing a game event or chat for a player to writing it to the socket.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
+		delivery:     prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gamehall_delivery_seconds", Help: "From making a game event or room chat (the oldest of a room's batch) to writing it to the player's socket.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
 		slowClients:  prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_slow_clients_total", Help: "Connections closed because their write queue filled."}),
 		gamesStarted: prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_games_started_total", Help: "Games started."}),
 		autoMoves:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_auto_moves_total", Help: "Moves the server made for a player (turn timer or reconnect grace)."}),
 		escapes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_escapes_total", Help: "Games ended because a player left or did not come back."}),
 		reconnects:   prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_reconnects_total", Help: "Players who resumed their seat on a new connection."}),
 	}
-	reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.errors, m.delivery, m.slowClients,
+	reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.writes, m.errors, m.delivery, m.slowClients,
 		m.gamesStarted, m.autoMoves, m.escapes, m.reconnects,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gamehall_players", Help: "Players in rooms (including seats held for reconnect)."},

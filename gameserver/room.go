@@ -23,7 +23,14 @@ type Room struct {
 	tables   []*table
 	playing  int // tables with a game running
 	pending  []*pb.RoomEvent
-	armed    bool // a flush is scheduled
+	armed    bool // a flush of pending is scheduled
+
+	// Room-wide messages (chat, membership events) are gathered for
+	// RoomTick and go to every member as one batch: one write per member
+	// per tick instead of one per message.
+	out      []byte // frames queued since the last tick
+	outAt    int64  // when the oldest of them was queued (unix ns)
+	outArmed bool   // a tick is scheduled
 }
 
 func newRoom(s *Server, idx int) *Room {
@@ -99,18 +106,48 @@ func (r *Room) flush() {
 	if len(r.pending) == 0 {
 		return
 	}
-	b := protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_RoomEvents{RoomEvents: &pb.RoomEvents{
+	r.queueLocked(&pb.Envelope{Msg: &pb.Envelope_RoomEvents{RoomEvents: &pb.RoomEvents{
 		Room: r.num, Players: int32(len(r.members)), Events: r.pending,
 	}}})
 	r.pending = nil
-	r.broadcastLocked(b, false)
+	r.tickLocked() // membership events have waited RoomEventBatch already
 }
 
-// broadcastLocked sends one encoded frame to every connected member.
-func (r *Room) broadcastLocked(b []byte, measure bool) {
+// queueLocked adds a room-wide message to the batch of the next tick. It is
+// encoded once, here, for all members.
+func (r *Room) queueLocked(env *pb.Envelope) {
+	if len(r.out) == 0 {
+		r.outAt = time.Now().UnixNano()
+	}
+	var err error
+	if r.out, err = protocol.AppendFrame(r.out, env); err != nil {
+		panic(err) // the server's own messages always encode
+	}
+	if !r.outArmed {
+		r.outArmed = true
+		time.AfterFunc(r.s.cfg.RoomTick, r.tick)
+	}
+}
+
+func (r *Room) tick() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.outArmed = false
+	r.tickLocked()
+}
+
+// tickLocked queues the batch to every connected member: the same bytes
+// for all, no allocation per member; each member's writer writes it (with
+// whatever else it has queued) in one system call.
+func (r *Room) tickLocked() {
+	if len(r.out) == 0 {
+		return
+	}
+	b, at := r.out, r.outAt
+	r.out = make([]byte, 0, len(b)) // b now belongs to the members' queues
 	for _, m := range r.members {
 		if c := m.conn.Load(); c != nil {
-			c.send(b, measure)
+			c.send(b, at)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gamehall/gamehall/client"
 	"github.com/gamehall/gamehall/gameserver"
@@ -148,5 +149,45 @@ func TestRoomEventsAndState(t *testing.T) {
 	if st.Players != 4 || st.Capacity != 10 || st.TablesTotal != 5 || len(st.Tables) != 1 ||
 		st.Tables[0].Table != 4 || st.Tables[0].Seats[1].Account != "a" || st.MyTable != -1 {
 		t.Fatalf("room state %v", st)
+	}
+}
+
+// TestRoomChatBatches: room chat waits for the room's tick and goes to
+// every member as one batch; each member still gets every message, in the
+// order it was said, and a WebSocket member gets each as its own message.
+func TestRoomChatBatches(t *testing.T) {
+	e := startShard(t, gameserver.Config{Rooms: 1, RoomCapacity: 10, TablesPerRoom: 1, RoomTick: 200 * time.Millisecond, ChatBurst: 10}, nil, nil)
+	ctx := ctx20(t)
+	a, b := e.dial("a"), e.dial("b")
+	tok, _ := e.ticketFor("web")
+	w, err := client.DialWebSocket(ctx, "ws://"+e.addr()+"/ws", tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for _, c := range []*client.Conn{a, b, w} {
+		if _, err := c.EnterRoom(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	for i := range 5 {
+		for _, c := range []*client.Conn{a, b} {
+			text := fmt.Sprintf("%s-%d", c.Welcome.Account, i)
+			if err := c.Chat(ctx, pb.ChatScope_ROOM, text); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, text)
+		}
+	}
+	for _, c := range []*client.Conn{a, b, w} {
+		var got []string
+		for len(got) < len(want) {
+			m := waitEvent(t, c, "room chat", func(env *pb.Envelope) bool { return env.GetChatMessage() != nil })
+			got = append(got, m.GetChatMessage().Text)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s got %v, want %v", c.Welcome.Account, got, want)
+		}
 	}
 }

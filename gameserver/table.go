@@ -151,7 +151,7 @@ func (t *table) applyLocked(evs []doudizhu.Event, auto bool) {
 			ge.Kind, ge.Cards = pb.GameEventKind_DEAL, cardBytes(ev.Cards)
 			if p := t.seats[ev.Seat]; p != nil {
 				if c := p.conn.Load(); c != nil {
-					c.send(protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_GameEvent{GameEvent: ge}}), true)
+					c.send(protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_GameEvent{GameEvent: ge}}), time.Now().UnixNano())
 				}
 			}
 			continue
@@ -261,10 +261,14 @@ func (t *table) endLocked() {
 }
 
 func (t *table) sendSeatsLocked(b []byte, measure bool) {
+	var at int64
+	if measure {
+		at = time.Now().UnixNano()
+	}
 	for _, p := range t.seats {
 		if p != nil {
 			if c := p.conn.Load(); c != nil {
-				c.send(b, measure)
+				c.send(b, at)
 			}
 		}
 	}

@@ -103,21 +103,24 @@ func (t *wsTransport) readFrame(max int, deadline time.Time) ([]byte, error) {
 func (t *wsTransport) writeFrames(frames [][]byte, deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(t.ctx, deadline)
 	defer cancel()
-	for _, f := range frames {
-		if t.json {
-			// Frames are encoded once for every binary receiver; JSON
-			// clients (browsers, few) pay a transcode each.
-			j, err := protocol.FrameToJSON(f)
-			if err != nil {
+	// One protocol frame per WebSocket message; a room's batch holds several.
+	for _, b := range frames {
+		for f, rest, ok := protocol.NextFrame(b); ok; f, rest, ok = protocol.NextFrame(rest) {
+			if t.json {
+				// Frames are encoded once for every binary receiver; JSON
+				// clients (browsers, few) pay a transcode each.
+				j, err := protocol.FrameToJSON(f)
+				if err != nil {
+					return err
+				}
+				if err := t.c.Write(ctx, websocket.MessageText, j); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := t.c.Write(ctx, websocket.MessageBinary, f); err != nil {
 				return err
 			}
-			if err := t.c.Write(ctx, websocket.MessageText, j); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := t.c.Write(ctx, websocket.MessageBinary, f); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -35,14 +35,33 @@ var (
 
 // Marshal encodes m as one frame (length prefix included).
 func Marshal(m proto.Message) ([]byte, error) {
-	size := proto.Size(m)
-	buf := make([]byte, HeaderSize, HeaderSize+size)
-	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, m)
+	return AppendFrame(make([]byte, 0, HeaderSize+proto.Size(m)), m)
+}
+
+// AppendFrame appends m as one frame to b: a batch of frames is their
+// concatenation, written to a socket at once.
+func AppendFrame(b []byte, m proto.Message) ([]byte, error) {
+	start := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b, err := proto.MarshalOptions{}.MarshalAppend(b, m)
 	if err != nil {
-		return nil, fmt.Errorf("protocol: marshal: %w", err)
+		return b[:start], fmt.Errorf("protocol: marshal: %w", err)
 	}
-	binary.BigEndian.PutUint32(buf, uint32(len(buf)-HeaderSize))
-	return buf, nil
+	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-HeaderSize))
+	return b, nil
+}
+
+// NextFrame splits the first frame off a batch of whole frames (as
+// AppendFrame makes them); ok is false when b is empty or not whole.
+func NextFrame(b []byte) (frame, rest []byte, ok bool) {
+	if len(b) < HeaderSize {
+		return nil, b, false
+	}
+	n := HeaderSize + int(binary.BigEndian.Uint32(b))
+	if n > len(b) {
+		return nil, b, false
+	}
+	return b[:n], b[n:], true
 }
 
 // MustMarshal is Marshal for messages the server builds itself; they always

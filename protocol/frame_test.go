@@ -42,6 +42,37 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestBatch: frames appended to one buffer split back into the same frames.
+func TestBatch(t *testing.T) {
+	var b []byte
+	var want [][]byte
+	for i := range 3 {
+		env := &pb.Envelope{Seq: uint32(i + 1), Msg: &pb.Envelope_Ok{Ok: &pb.Ok{}}}
+		var err error
+		if b, err = AppendFrame(b, env); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, MustMarshal(env))
+	}
+	rest := b
+	for i, w := range want {
+		f, r, ok := NextFrame(rest)
+		if !ok || !bytes.Equal(f, w) {
+			t.Fatalf("frame %d: %x, %v; want %x", i, f, ok, w)
+		}
+		rest = r
+	}
+	if _, _, ok := NextFrame(rest); ok || len(rest) != 0 {
+		t.Fatalf("left over: %x", rest)
+	}
+	if _, _, ok := NextFrame(b[:len(b)-1]); !ok {
+		t.Fatal("the first frame of a cut batch is whole")
+	}
+	if _, _, ok := NextFrame(want[0][:5]); ok {
+		t.Fatal("a cut frame split as whole")
+	}
+}
+
 func TestReadFrameErrors(t *testing.T) {
 	tests := []struct {
 		name string

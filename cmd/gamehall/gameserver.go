@@ -63,6 +63,7 @@ func runGameServer(args []string) int {
 	grace := fs.Duration("reconnect-grace", 60*time.Second, "a dropped player keeps the seat this long during a game")
 	drainTimeout := fs.Duration("drain-timeout", 30*time.Minute, "after a drain, exit at the latest after this long")
 	report := fs.Duration("report-interval", 5*time.Second, "Agones counters are updated at most this often")
+	roomTick := fs.Duration("room-tick", 50*time.Millisecond, "room chat and membership events are gathered this long and sent to each member in one write")
 	verbose := fs.Int("v", 0, "log verbosity (1: connection-level events)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -99,7 +100,7 @@ func runGameServer(args []string) int {
 	srv, err := gameserver.New(gameserver.Config{
 		Shard: *shard, Region: *region, Game: *game, FirstRoom: *firstRoom, Rooms: *rooms, RoomCapacity: *capacity,
 		TablesPerRoom: *tables, Addr: ":" + strconv.Itoa(*port), InternalAddr: ":" + strconv.Itoa(*iport),
-		TurnTimeout: *turn, ReconnectGrace: *grace, DrainTimeout: *drainTimeout, ReportInterval: *report,
+		TurnTimeout: *turn, ReconnectGrace: *grace, DrainTimeout: *drainTimeout, ReportInterval: *report, RoomTick: *roomTick,
 	}, gameserver.Deps{Verifier: keys, Presence: store, SDK: sdk, Logger: log})
 	if err != nil {
 		return fail("%v", err)

@@ -350,6 +350,7 @@ func main() {
 	rssStart, cpuStart := rss(shardPid), cpuTime(shardPid)
 	selfStart := cpuTime(os.Getpid())
 	framesStart := metricValue("http://"+*internal+"/metrics", "gamehall_frames_out_total")
+	writesStart := metricValue("http://"+*internal+"/metrics", "gamehall_socket_writes_total")
 	var counters *perfCounters
 	if *perfStat && shardPid != 0 {
 		counters = startPerf(shardPid, *duration)
@@ -362,6 +363,7 @@ func main() {
 	rssEnd, cpuEnd := rss(shardPid), cpuTime(shardPid)
 	selfEnd := cpuTime(os.Getpid())
 	framesEnd := metricValue("http://"+*internal+"/metrics", "gamehall_frames_out_total")
+	writesEnd := metricValue("http://"+*internal+"/metrics", "gamehall_socket_writes_total")
 	close(stop)
 
 	// A chat reached "all" when every other member of its room got it.
@@ -400,6 +402,9 @@ func main() {
 		// and OKs), so CPU per frame is the cost per delivered message.
 		cpu := cpuEnd - cpuStart
 		fmt.Printf("shard frames out   %.0f/s; shard CPU %.2f µs per frame delivered\n", frames/el.Seconds(), cpu*1e6/frames)
+		if writes := writesEnd - writesStart; writes > 0 { // shards that count their writes
+			fmt.Printf("shard socket writes %.0f/s, %.2f frames per write\n", writes/el.Seconds(), frames/writes)
+		}
 		if *chatOnly {
 			n := chatLat.count()
 			fmt.Printf("chat deliveries    %d (%.0f/s); shard CPU %.2f µs per chat delivery\n", n, float64(n)/el.Seconds(), cpu*1e6/float64(max(n, 1)))
