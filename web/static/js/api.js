@@ -80,13 +80,14 @@ export async function get(s, path) {
   return resp.json();
 }
 
-// watchURL is the WebSocket URL of a region's watch stream.
+// watchURL is the WebSocket URL of a page of a region's watch stream.
 // (When tickets leave URLs for a WebSocket subprotocol, this and
 // RegionWatch.connect are the places that change.)
-export function watchURL(s, region, epoch, since) {
+export function watchURL(s, region, page, epoch, since) {
   const u = new URL(s.hall + "/v1/regions/" + encodeURIComponent(region) + "/watch");
   u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
   u.searchParams.set("ticket", s.ticket);
+  u.searchParams.set("page", String(page));
   if (epoch) {
     u.searchParams.set("epoch", epoch);
     u.searchParams.set("since", String(since));

@@ -87,14 +87,16 @@ async function showLobby() {
   if (back && !S.place) enterRoom(back);
 }
 
-function watchRegion(name) {
-  if (S.watch && S.region === name) return;
+// watchRegion shows a page of the region's rooms: "auto" lets the hall pick
+// one with free seats (what a player wants first); the pager moves on.
+function watchRegion(name, page = "auto") {
+  if (S.watch && S.region === name && S.watch.page === page) return;
   if (S.watch) S.watch.stop();
   S.region = name;
   localStorage.setItem("gamehall.region", name);
   for (const b of document.querySelectorAll("#regions button")) b.setAttribute("aria-pressed", String(b.dataset.region === name));
   replace($("#rooms"), h("p.empty", "Connecting to the live directory…"));
-  S.watch = new RegionWatch(S.session, name, (rooms, totals) => {
+  S.watch = new RegionWatch(S.session, name, page, (rooms, totals) => {
     S.rooms = rooms;
     S.totals = totals;
     renderRooms();
@@ -107,10 +109,14 @@ function watchRegion(name) {
 function renderRooms() {
   const t = S.totals;
   replace($("#totals"),
-    h("span#total-players", `${t.players} players`), ` in ${S.rooms.filter((r) => !r.closing).length} rooms · `,
-    h("span", { class: t.live ? "live" : "stale" }, t.live ? "● live" : "○ reconnecting"));
+    h("span#total-players", `${t.players} players`), ` in ${t.roomCount ?? 0} rooms · `,
+    h("span", { class: t.live ? "live" : "stale" }, t.live ? "● live" : "○ reconnecting"),
+    t.pages > 1 ? h("span#pager", " · ",
+      h("button.page", { disabled: t.page <= 1, title: "previous page of rooms", onclick: () => watchRegion(S.region, t.page - 1) }, "‹"),
+      h("span#page", ` page ${t.page} of ${t.pages} `),
+      h("button.page", { disabled: t.page >= t.pages, title: "next page of rooms", onclick: () => watchRegion(S.region, t.page + 1) }, "›")) : null);
   if (!S.rooms.length) {
-    replace($("#rooms"), h("p.empty", "No rooms open in this region right now."));
+    replace($("#rooms"), h("p.empty", t.pages > 1 ? "No rooms open on this page right now." : "No rooms open in this region right now."));
     return;
   }
   replace($("#rooms"), S.rooms.map((r) => {

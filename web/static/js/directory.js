@@ -1,7 +1,8 @@
-// The lobby's data layer: one region's rooms, kept live from the hall's
-// watch stream (hall/watch.go: a snapshot, then deltas; "resume" after a
-// reconnect that the hall can catch up). Everything the lobby knows of the
-// stream's format is in this file.
+// The lobby's data layer: one page of a region's rooms and the region's
+// totals, kept live from the hall's watch stream (docs/protocol.md, "The
+// hall's watch stream": a snapshot, then deltas that each cover everything
+// since our version; "resume" after a reconnect that the hall can catch
+// up). Everything the lobby knows of the stream's format is in this file.
 import { get, watchURL } from "./api.js";
 
 // How long a room that left the directory (its shard drains or stops) is
@@ -9,12 +10,16 @@ import { get, watchURL } from "./api.js";
 const CLOSING_MS = 5000;
 
 export class RegionWatch {
-  // onChange(rooms, totals) gets the rooms sorted by number: {room, shard,
-  // address, port, players, capacity, closing}; totals: {players, capacity,
-  // live}.
-  constructor(session, region, onChange, onStatus) {
+  // onChange(rooms, totals) gets the page's rooms sorted by number: {room,
+  // shard, address, port, players, capacity, closing}; totals (the
+  // region's): {players, capacity, roomCount, live, page, pages}. page: a
+  // page number, or "auto" (the hall picks one with free seats; the page it
+  // chose is kept on reconnect).
+  constructor(session, region, page, onChange, onStatus) {
     this.s = session;
     this.region = region;
+    this.page = page;
+    this.pages = 0;
     this.onChange = onChange;
     this.onStatus = onStatus || (() => {});
     this.rooms = new Map();
@@ -40,7 +45,7 @@ export class RegionWatch {
 
   connect() {
     if (this.stopped) return;
-    const ws = new WebSocket(watchURL(this.s, this.region, this.epoch, this.version));
+    const ws = new WebSocket(watchURL(this.s, this.region, this.page, this.epoch, this.version));
     this.ws = ws;
     let opened = false;
     ws.onopen = () => { opened = true; this.retry = 500; };
@@ -73,17 +78,15 @@ export class RegionWatch {
         this.rooms.clear();
         for (const r of m.rooms || []) this.rooms.set(r.room, r);
         this.epoch = m.epoch;
+        if (m.page) this.page = m.page;
         if (!this.firstAt) this.firstAt = performance.now();
         break;
       case "resume":
         this.epoch = m.epoch;
-        this.version = m.version;
-        this.live = true;
-        this.emit();
-        return;
+        break;
       case "delta":
-        if (m.version !== this.version + 1) {
-          // A gap: start over with a snapshot.
+        if (m.since !== this.version) {
+          // Not from our version: start over with a snapshot.
           this.epoch = "";
           this.ws.close();
           return;
@@ -105,6 +108,8 @@ export class RegionWatch {
     this.version = m.version;
     this.players = m.players;
     this.capacity = m.capacity;
+    this.pages = m.pages;
+    this.roomCount = m.roomCount;
     this.live = true;
     this.emit();
   }
@@ -126,6 +131,6 @@ export class RegionWatch {
       if (!this.rooms.has(room)) list.push({ ...r, closing: true });
     }
     list.sort((a, b) => a.room - b.room);
-    this.onChange(list, { players: this.players, capacity: this.capacity, live: this.live });
+    this.onChange(list, { players: this.players, capacity: this.capacity, live: this.live, page: this.page, pages: this.pages, roomCount: this.roomCount });
   }
 }
