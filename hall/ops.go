@@ -196,20 +196,23 @@ func (h *Server) OpsView(ctx context.Context, since uint64) OpsView {
 	h.dir.mu.RUnlock()
 	// Shards out of the directory (draining, not ready yet) are asked
 	// directly, all at once with a short timeout.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
+	var ask []ShardInfo
 	for _, list := range byRegion {
 		for _, s := range list {
-			if _, ok := seen[s.Name]; ok || s.InternalURL == "" {
-				continue
+			if _, ok := seen[s.Name]; !ok && s.InternalURL != "" {
+				ask = append(ask, s)
 			}
-			wg.Go(func() {
-				rooms, err := h.shardRooms(ctx, s)
-				mu.Lock()
-				seen[s.Name] = followed{rooms: rooms, ok: err == nil}
-				mu.Unlock()
-			})
 		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, s := range ask { // seen is written below: decide first
+		wg.Go(func() {
+			rooms, err := h.shardRooms(ctx, s)
+			mu.Lock()
+			seen[s.Name] = followed{rooms: rooms, ok: err == nil}
+			mu.Unlock()
+		})
 	}
 	wg.Wait()
 	for i := range regions {
