@@ -39,10 +39,11 @@ type watcher struct {
 
 // watchSet holds a region's watchers.
 type watchSet struct {
-	h    *Server
-	reg  *region
-	mu   sync.Mutex
-	list []*watcher
+	h      *Server
+	reg    *region
+	mu     sync.Mutex
+	list   []*watcher
+	closed bool // closeAll ran: no more watchers
 
 	scratch []*watcher // the pass's copy of list (fan-out goroutine only)
 }
@@ -88,13 +89,19 @@ func (h *Server) watchSetOf(r *region) *watchSet {
 	return s
 }
 
-func (s *watchSet) add(w *watcher) {
+// add registers w; false if the set is closed (the region went, or the
+// hall stops).
+func (s *watchSet) add(w *watcher) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
 	w.idx = len(s.list)
 	s.list = append(s.list, w)
-	s.mu.Unlock()
 	s.h.clients.Add(1)
 	s.h.m.watchers.Inc()
+	return true
 }
 
 // drop closes w, after frame (a close frame, or nil) if the socket takes
@@ -118,17 +125,30 @@ func (s *watchSet) drop(w *watcher, frame []byte) {
 	s.h.m.watchers.Dec()
 }
 
-// closeAll closes every watcher with a close frame (code, reason).
+// closeAll closes every watcher with a close frame (code, reason). A
+// watcher being written to gets its frame once the write is over, or is
+// closed without one after a second.
 func (s *watchSet) closeAll(code int, reason string) {
 	frame := closeFrame(code, reason)
 	s.mu.Lock()
+	s.closed = true
 	ws := append([]*watcher(nil), s.list...)
 	s.mu.Unlock()
-	for _, w := range ws {
-		if w.busy.CompareAndSwap(false, true) {
-			s.drop(w, frame)
-		} else {
-			s.drop(w, nil) // its finishing goroutine's write fails and ends
+	for try := 0; len(ws) > 0; try++ {
+		busy := ws[:0]
+		for _, w := range ws {
+			switch {
+			case w.busy.CompareAndSwap(false, true):
+				s.drop(w, frame)
+			case try == 100:
+				s.drop(w, nil) // its write fails and ends
+			default:
+				busy = append(busy, w)
+			}
+		}
+		ws = busy
+		if len(ws) > 0 {
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }

@@ -238,8 +238,9 @@ func (e *hallEnv) watch(region, query string) *watcher {
 			break
 		}
 		// The hall applies source.Set asynchronously (Run reads the
-		// source's channel): a region just set may not exist for a moment.
-		if resp == nil || resp.StatusCode != http.StatusNotFound || ctx.Err() != nil {
+		// source's channel): a region just set may not exist for a moment,
+		// nor the hall have its first topology (503 NOT_SYNCED).
+		if resp == nil || (resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusServiceUnavailable) || ctx.Err() != nil {
 			e.t.Fatal(err)
 		}
 		time.Sleep(10 * time.Millisecond)

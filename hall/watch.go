@@ -70,21 +70,26 @@ func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	if auto {
 		page = h.autoPage(reg)
 	}
+	// Registered before the first write (busy keeps the fan-out off it), so
+	// that a hall stopping meanwhile closes it too.
 	wt := &watcher{conn: conn, set: set, page: page}
-	wt.busy.Store(true) // until the first message is out
+	wt.busy.Store(true)
+	if !set.add(wt) {
+		nc.Close()
+		return
+	}
 	first, version := h.firstMessage(reg, page, resume, since)
 	nc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
 	_, err = nc.Write(append(upgradeResponse(accept), first...))
 	nc.SetWriteDeadline(time.Time{})
 	if err != nil {
-		nc.Close()
+		set.drop(wt, nil)
 		return
 	}
 	now := time.Now().UnixNano()
 	wt.version.Store(version)
 	wt.sent.Store(now)
 	wt.pinged.Store(now)
-	set.add(wt)
 	wt.busy.Store(false)
 }
 
