@@ -39,6 +39,9 @@ func TestAdminPath(t *testing.T) {
 	// v2 is another file (a hard link of bin/gamehall), so a process shows
 	// which version it runs.
 	v2 := filepath.Join(e2eRoot(t), "bin", "e2e", "gamehall-v2")
+	if err := os.MkdirAll(filepath.Dir(v2), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	os.Remove(v2)
 	if err := os.Link(filepath.Join(e2eRoot(t), "bin", "gamehall"), v2); err != nil {
 		t.Fatal(err)
