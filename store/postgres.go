@@ -64,7 +64,8 @@ func (p *postgres) err(err error) error {
 		switch {
 		case strings.HasPrefix(pe.Code, "08"), // connection exception
 			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, cannot connect now
-			pe.Code == "53300": // too many connections
+			pe.Code == "53300",                                   // too many connections
+			pe.Code == "3D000", strings.HasPrefix(pe.Code, "28"): // no such database, refused login: another server at that address
 			return fmt.Errorf("%w: %s: %v", ErrUnavailable, Redact(p.dsn), err)
 		}
 		return fmt.Errorf("store: postgres: %w", err)

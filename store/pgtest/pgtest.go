@@ -8,6 +8,7 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -225,7 +227,10 @@ func (s *Server) DSN(db string) string {
 
 // CreateDatabase makes a new empty database and returns its URL.
 func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
-	name := fmt.Sprintf("db%d", s.dbs.Add(1))
+	// The port in the name: should another test's server reuse this port
+	// after a Kill, a client of this database finds none there instead of
+	// another test's namesake.
+	name := fmt.Sprintf("db%d_%d", s.Port, s.dbs.Add(1))
 	c, err := pgx.Connect(ctx, s.DSN("postgres"))
 	if err != nil {
 		return "", err
@@ -259,9 +264,42 @@ func (s *Server) Kill() {
 	if cmd == nil {
 		return
 	}
-	// The whole process group: postgres's backends must not outlive it.
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	// Every backend too: each has a process group of its own, and one that
+	// has not yet noticed its postmaster's death would still answer. The
+	// postmaster is stopped first so that it forks no new one meanwhile.
+	pid := cmd.Process.Pid
+	syscall.Kill(pid, syscall.SIGSTOP)
+	for _, c := range childrenOf(pid) {
+		syscall.Kill(c, syscall.SIGKILL)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
 	<-done
+}
+
+// childrenOf lists the processes whose parent is pid (from /proc).
+func childrenOf(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 // Restart starts the killed server again on the same port with its data
