@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gamehall/gamehall/client"
@@ -14,7 +15,7 @@ var chatLines = []string{"gg", "nice one", "well played", "again?", "that bomb!"
 
 // play sits down and plays games until the visit ends. It reports true when
 // the room had no free seat (the player left it at once).
-func (p *player) play(ctx context.Context, s *session, room int) (noSeat bool) {
+func (p *player) play(ctx context.Context, s *session, region string, room int) (noSeat bool) {
 	st := p.r.stats
 	req := func(f func(ctx context.Context) error) error {
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -47,6 +48,7 @@ func (p *player) play(ctx context.Context, s *session, room int) (noSeat bool) {
 	defer st.Seated.Add(-1)
 	var v View
 	v.Reset(ts)
+	var deals client.DealCheck // this seat's deals, verified at each game's end
 
 	target := p.r.cfg.MinGames + p.rng.IntN(p.r.cfg.MaxGames-p.r.cfg.MinGames+1)
 	games := 0
@@ -77,6 +79,7 @@ func (p *player) play(ctx context.Context, s *session, room int) (noSeat bool) {
 				if int(ev.Table) != v.Table || !v.Apply(ev) {
 					continue
 				}
+				deals.Observe(ev)
 				if int(ev.Seat) == v.MySeat && !moveSent.IsZero() &&
 					(ev.Kind == pb.GameEventKind_BID || ev.Kind == pb.GameEventKind_PLAY || ev.Kind == pb.GameEventKind_PASS) {
 					if ev.Auto {
@@ -93,6 +96,7 @@ func (p *player) play(ctx context.Context, s *session, room int) (noSeat bool) {
 					}
 				case pb.GameEventKind_GAME_OVER, pb.GameEventKind_ESCAPE:
 					p.gameOver(ev, v.MySeat)
+					p.checkGame(ev, v.MySeat, &deals, region)
 					games++
 					if games >= target {
 						leaving = true
@@ -109,6 +113,11 @@ func (p *player) play(ctx context.Context, s *session, room int) (noSeat bool) {
 					}
 					needReady = true
 					timer.Reset(p.think())
+				}
+			case *pb.Envelope_Settled:
+				if i := slices.Index(m.Settled.Accounts, p.account); i >= 0 && i < len(m.Settled.Balances) {
+					st.Balance(region, p.account, m.Settled.Balances[i])
+					st.LateSettled.Add(1)
 				}
 			case *pb.Envelope_Kicked:
 				st.ProtocolError("kicked: " + m.Kicked.Reason)
@@ -239,5 +248,33 @@ func (p *player) gameOver(ev *pb.GameEvent, mySeat int) {
 	} else {
 		st.NonZeroSum.Add(1)
 		st.ProtocolError(fmt.Sprintf("game over with scores %v (sum %d)", ev.Scores, sum))
+	}
+}
+
+// checkGame verifies the seat's deals against the revealed seed, and keeps
+// the balance the GAME_OVER carries.
+func (p *player) checkGame(ev *pb.GameEvent, mySeat int, deals *client.DealCheck, region string) {
+	st := p.r.stats
+	switch err := deals.Verify(ev, mySeat); {
+	case err == nil:
+		st.FairVerified.Add(1)
+	case errors.Is(err, client.ErrNotWatched):
+		st.FairUnwatched.Add(1)
+	default:
+		st.FairFailures.Add(1)
+		st.ProtocolError("unfair deal: " + err.Error())
+	}
+	switch ev.Settlement {
+	case pb.SettlementState_SETTLED:
+		if mySeat >= 0 && mySeat < len(ev.Balances) {
+			st.Balance(region, p.account, ev.Balances[mySeat])
+		}
+		st.SettledGames.Add(1)
+	case pb.SettlementState_SETTLEMENT_PENDING:
+		st.PendingGames.Add(1)
+	case pb.SettlementState_SETTLEMENT_FAILED:
+		st.ProtocolError("settlement failed")
+	default:
+		st.UnratedGames.Add(1)
 	}
 }

@@ -105,7 +105,7 @@ func (p *player) visit(ctx context.Context) {
 		if conn == nil {
 			return
 		}
-		noSeat := p.play(ctx, conn, room)
+		noSeat := p.play(ctx, conn, region, room)
 		conn.close()
 		if !noSeat {
 			return

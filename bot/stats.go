@@ -110,15 +110,75 @@ type Stats struct {
 	Dropped       atomic.Int64 // connections lost unexpectedly
 	NetFailures   atomic.Int64 // hall requests that timed out or lost their connection
 
+	// Per player and game (each player checks its own seat):
+	FairVerified  atomic.Int64 // deals checked against the revealed seed
+	FairFailures  atomic.Int64 // deals that did not match: must stay 0
+	FairUnwatched atomic.Int64 // games joined after the deal (nothing to check)
+	SettledGames  atomic.Int64 // GAME_OVER with the new balance
+	PendingGames  atomic.Int64 // GAME_OVER before the store answered
+	LateSettled   atomic.Int64 // Settled pushes that followed a pending GAME_OVER
+	UnratedGames  atomic.Int64 // the region keeps no balances
+
 	Login, Directory, Enter, MoveDelivery, Ping Histogram
 
 	mu       sync.Mutex
 	errSeen  map[string]int64
 	errOrder []string
+	balances map[playerKey]int64 // the last balance each player was told
 }
 
+type playerKey struct{ region, account string }
+
 // NewStats starts the clock of a run.
-func NewStats() *Stats { return &Stats{start: time.Now(), errSeen: map[string]int64{}} }
+func NewStats() *Stats {
+	return &Stats{start: time.Now(), errSeen: map[string]int64{}, balances: map[playerKey]int64{}}
+}
+
+// Balance keeps a player's balance in a region, as a GAME_OVER or Settled told it.
+func (s *Stats) Balance(region, account string, coins int64) {
+	s.mu.Lock()
+	s.balances[playerKey{region, account}] = coins
+	s.mu.Unlock()
+}
+
+// Balances returns the last balance of every player that has one, by region and account.
+func (s *Stats) Balances() map[string]map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]map[string]int64{}
+	for k, v := range s.balances {
+		if out[k.region] == nil {
+			out[k.region] = map[string]int64{}
+		}
+		out[k.region][k.account] = v
+	}
+	return out
+}
+
+// balanceSummary is the summary's balances line.
+func (s *Stats) balanceSummary() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.balances) == 0 {
+		return "none reported (the regions keep no balances, or no game finished)"
+	}
+	var total, lo, hi int64
+	regions := map[string]bool{}
+	first := true
+	for k, v := range s.balances {
+		regions[k.region] = true
+		total += v
+		if first || v < lo {
+			lo = v
+		}
+		if first || v > hi {
+			hi = v
+		}
+		first = false
+	}
+	n := int64(len(s.balances))
+	return fmt.Sprintf("%d players in %d regions: total %d coins, mean %.1f, min %d, max %d", n, len(regions), total, float64(total)/float64(n), lo, hi)
+}
 
 // ProtocolError counts a protocol error and keeps its kind for the summary.
 func (s *Stats) ProtocolError(kind string) {
@@ -187,6 +247,11 @@ func (s *Stats) Summary() string {
 		s.Entries.Load(), s.EntryFailures.Load(), s.RoomFull.Load(), 100*s.RoomFullRate(), s.Draining.Load(), s.NoRoom.Load(), s.NoSeat.Load())
 	fmt.Fprintf(&b, "  games finished   %d (%.2f/s), %d by escape; scores zero-sum in %d, not in %d\n",
 		s.Games.Load(), s.GamesPerSecond(), s.Escapes.Load(), s.ZeroSum.Load(), s.NonZeroSum.Load())
+	fmt.Fprintf(&b, "  fair deals       %d verified against the revealed seed, %d failures, %d not checkable (joined after the deal)\n",
+		s.FairVerified.Load(), s.FairFailures.Load(), s.FairUnwatched.Load())
+	fmt.Fprintf(&b, "  settlement       %d GAME_OVERs settled, %d pending (then %d Settled), %d unrated\n",
+		s.SettledGames.Load(), s.PendingGames.Load(), s.LateSettled.Load(), s.UnratedGames.Load())
+	fmt.Fprintf(&b, "  balances         %s\n", s.balanceSummary())
 	fmt.Fprintf(&b, "  moves            %d (%d auto-played by the server, %d too late), chats %d, visits completed %d\n",
 		s.Moves.Load(), s.AutoMoves.Load(), s.LateMoves.Load(), s.Chats.Load(), s.Visits.Load())
 	b.WriteString("  latency          count      p50      p90      p99    p99.9      max\n")

@@ -8,8 +8,10 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/gamehall/gamehall/game/doudizhu"
 	"github.com/gamehall/gamehall/presence"
 	"github.com/gamehall/gamehall/protocol"
+	"github.com/gamehall/gamehall/store"
 	"github.com/gamehall/gamehall/ticket"
 )
 
@@ -41,6 +43,15 @@ type Config struct {
 	RoomTick    time.Duration
 	PresenceTTL time.Duration // room entries expire unless refreshed (refreshed at TTL/3)
 
+	// Settlement (with Deps.Store): GAME_OVER waits at most SettleWait for
+	// the commit, then goes out pending; each attempt gets
+	// SettleAttemptTimeout; while SettleBacklog games are unsettled no new
+	// game starts; at exit the backlog gets SettleDrainTimeout to empty.
+	SettleWait           time.Duration
+	SettleAttemptTimeout time.Duration
+	SettleBacklog        int
+	SettleDrainTimeout   time.Duration
+
 	MaxFrame     int // bytes of one frame's payload
 	WriteQueue   int // frames queued per connection before it counts as slow
 	MsgRate      float64
@@ -49,9 +60,9 @@ type Config struct {
 	ChatRate     float64 // chat messages per second per player
 	ChatBurst    int
 
-	// DealSeed gives the seed of each deal (nil: random). Tests replay a
-	// known deal with it.
-	DealSeed func() int64
+	// DealSeed gives the secret seed of each game's deals (nil: random,
+	// from crypto/rand). Tests replay a known deal with it.
+	DealSeed func() doudizhu.Seed
 }
 
 func (c *Config) setDefaults() {
@@ -92,6 +103,10 @@ func (c *Config) setDefaults() {
 	defD(&c.RoomEventBatch, 200*time.Millisecond)
 	defD(&c.RoomTick, 50*time.Millisecond)
 	defD(&c.PresenceTTL, 3*time.Minute)
+	defD(&c.SettleWait, 2*time.Second)
+	defD(&c.SettleAttemptTimeout, 3*time.Second)
+	def(&c.SettleBacklog, 10000)
+	defD(&c.SettleDrainTimeout, 30*time.Second)
 	def(&c.MaxFrame, protocol.DefaultMaxFrame)
 	def(&c.WriteQueue, 64)
 	if c.MsgRate == 0 {
@@ -145,5 +160,14 @@ type Deps struct {
 	Verifier ticket.Verifier // player tickets (Hello) and service tickets (internal port)
 	Presence presence.Store
 	SDK      SDK // nil: Agones off
-	Logger   logr.Logger
+	// Store settles finished games in the region's database (a
+	// store.Store or a store.Lazy); nil: games are not rated (GAME_OVER
+	// carries no balances).
+	Store  Settler
+	Logger logr.Logger
+}
+
+// Settler pays a finished game out (store.Regions.Settle).
+type Settler interface {
+	Settle(ctx context.Context, s store.Settlement) (store.Settled, error)
 }

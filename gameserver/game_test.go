@@ -20,14 +20,16 @@ type bot struct {
 	view client.TableView
 	evs  []*pb.GameEvent
 	over chan *pb.GameEvent
-	stop chan struct{}
-	act  bool // make moves (false: a player who is away)
+	// settled receives Settled pushes (games whose GAME_OVER was pending).
+	settled chan *pb.Settled
+	stop    chan struct{}
+	act     bool // make moves (false: a player who is away)
 	// lenient tolerates refused moves (views loaded mid-game).
 	lenient bool
 }
 
 func newBot(c *client.Conn, st *pb.TableState, act, lenient bool) *bot {
-	b := &bot{c: c, over: make(chan *pb.GameEvent, 4), stop: make(chan struct{}), act: act, lenient: lenient}
+	b := &bot{c: c, over: make(chan *pb.GameEvent, 4), settled: make(chan *pb.Settled, 8), stop: make(chan struct{}), act: act, lenient: lenient}
 	b.view.Reset(st)
 	go b.loop()
 	return b
@@ -41,6 +43,9 @@ func (b *bot) loop() {
 		case env, ok := <-b.c.Events():
 			if !ok {
 				return
+			}
+			if s := env.GetSettled(); s != nil {
+				b.settled <- s
 			}
 			if st := env.GetTableState(); st != nil {
 				b.mu.Lock()

@@ -71,6 +71,10 @@ func (s *Server) handle(c *conn, env *pb.Envelope) {
 				c.sendError(seq, pb.ErrorCode_GAME_IN_PROGRESS, "a game is already running")
 				return
 			}
+			if s.settler != nil && s.settler.full() {
+				c.sendError(seq, pb.ErrorCode_UNAVAILABLE, "results cannot be saved right now (the database is unreachable); new games start again once it is back")
+				return
+			}
 			c.sendOK(seq)
 			t.readyLocked(p)
 		})

@@ -50,14 +50,24 @@ func newKeys(t testing.TB) *ticket.Keyring {
 
 func startShard(t *testing.T, cfg gameserver.Config, pres presence.Store, keys *ticket.Keyring) *env {
 	t.Helper()
+	return startShardDeps(t, cfg, gameserver.Deps{Presence: pres, Verifier: keys})
+}
+
+// startShardDeps starts a shard with deps; an unset presence store or
+// keyring gets the defaults of startShard.
+func startShardDeps(t *testing.T, cfg gameserver.Config, deps gameserver.Deps) *env {
+	t.Helper()
+	keys, _ := deps.Verifier.(*ticket.Keyring)
 	if keys == nil {
 		keys = newKeys(t)
 	}
+	pres := deps.Presence
 	if pres == nil {
 		m := presence.NewMemory()
 		t.Cleanup(func() { m.Close() })
 		pres = m
 	}
+	deps.Verifier, deps.Presence, deps.Logger = keys, pres, testLogger()
 	cfg.Addr, cfg.InternalAddr = "127.0.0.1:0", "127.0.0.1:0"
 	if cfg.MsgRate == 0 { // bots move far faster than people; TestRateLimits sets its own
 		cfg.MsgRate, cfg.MsgBurst = 10000, 10000
@@ -65,7 +75,7 @@ func startShard(t *testing.T, cfg gameserver.Config, pres presence.Store, keys *
 	if cfg.Shard == "" {
 		cfg.Shard = "test-0"
 	}
-	srv, err := gameserver.New(cfg, gameserver.Deps{Verifier: keys, Presence: pres, Logger: testLogger()})
+	srv, err := gameserver.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

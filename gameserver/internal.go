@@ -22,6 +22,7 @@ type metrics struct {
 	autoMoves    prometheus.Counter
 	escapes      prometheus.Counter
 	reconnects   prometheus.Counter
+	settleMetrics
 }
 
 // newMetrics registers on a registry of this shard's own, so several shards
@@ -42,6 +43,8 @@ func newMetrics(s *Server) *metrics {
 		escapes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_escapes_total", Help: "Games ended because a player left or did not come back."}),
 		reconnects:   prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_reconnects_total", Help: "Players who resumed their seat on a new connection."}),
 	}
+	m.settleMetrics = newSettleMetrics()
+	reg.MustRegister(m.settleMetrics.collectors()...)
 	reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.writes, m.errors, m.delivery, m.slowClients,
 		m.gamesStarted, m.autoMoves, m.escapes, m.reconnects,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -14,9 +14,11 @@ import (
 // ambiguousDeal finds a deal where seat 0, landlord after bidding 3, holds
 // a play with more than one reading, and returns the seed and that play's
 // readings (strongest first).
-func ambiguousDeal(t *testing.T) (int64, []doudizhu.Combo) {
-	for seed := int64(1); seed < 100000; seed++ {
-		g := doudizhu.NewGame(seed, 0)
+func ambiguousDeal(t *testing.T) (doudizhu.Seed, []doudizhu.Combo) {
+	for i := 1; i < 100000; i++ {
+		var seed doudizhu.Seed
+		seed[0], seed[1], seed[2] = byte(i), byte(i>>8), byte(i>>16)
+		g := doudizhu.NewFairGame(seed, 0)
 		if _, err := g.Bid(0, 3); err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +29,7 @@ func ambiguousDeal(t *testing.T) (int64, []doudizhu.Combo) {
 		}
 	}
 	t.Fatal("no deal with an ambiguous play")
-	return 0, nil
+	return doudizhu.Seed{}, nil
 }
 
 // The leader chooses how a play with two readings counts: the shard plays
@@ -36,7 +38,7 @@ func ambiguousDeal(t *testing.T) (int64, []doudizhu.Combo) {
 func TestPlayWithChosenReading(t *testing.T) {
 	seed, readings := ambiguousDeal(t)
 	e := startShard(t, gameserver.Config{Rooms: 1, RoomCapacity: 10, TablesPerRoom: 2,
-		DealSeed: func() int64 { return seed }}, nil, nil)
+		DealSeed: func() doudizhu.Seed { return seed }}, nil, nil)
 	cs := seatThree(t, e, "ann", "bob", "cyd")
 	ctx := ctx20(t)
 	for _, c := range cs {

@@ -46,6 +46,7 @@ type Server struct {
 	occ     *occupancy
 	metrics *metrics
 	epoch   string
+	settler *settler // nil without a store
 
 	mu      sync.Mutex
 	players map[string]*player
@@ -100,6 +101,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.rooms[i] = newRoom(s, i)
 	}
 	s.metrics = newMetrics(s)
+	if deps.Store != nil {
+		s.settler = newSettler(s, deps.Store)
+	}
 	return s, nil
 }
 
@@ -160,6 +164,9 @@ func (s *Server) Run(ctx context.Context) error {
 	bg.Go(func() { s.kickLoop(ctx, kicks) })
 	bg.Go(func() { s.touchLoop(ctx) })
 	bg.Go(func() { s.lifecycle(ctx) })
+	if s.settler != nil {
+		s.settler.start()
+	}
 	s.log.Info("shard listening", "addr", s.ln.Addr().String(), "internal", s.iln.Addr().String(),
 		"rooms", fmt.Sprintf("%d-%d", s.cfg.FirstRoom, s.cfg.FirstRoom+s.cfg.Rooms-1), "epoch", s.epoch)
 
@@ -190,6 +197,9 @@ func (s *Server) Run(ctx context.Context) error {
 	cancel()
 	bg.Wait()
 	s.wg.Wait()
+	if s.settler != nil {
+		s.settler.close(s.cfg.SettleDrainTimeout)
+	}
 	if s.deps.SDK != nil && s.draining.Load() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := s.deps.SDK.Shutdown(sctx); err != nil {

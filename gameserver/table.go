@@ -2,8 +2,10 @@ package gameserver
 
 import (
 	"errors"
-	"math/rand/v2"
+	"slices"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gamehall/gamehall/game/doudizhu"
 	"github.com/gamehall/gamehall/protocol"
@@ -25,6 +27,10 @@ type table struct {
 	timer     *time.Timer
 	timerGen  uint64
 	deadline  time.Time
+	log       gameLog // the running game's id, seed and moves
+	// settling: the last game's GAME_OVER waits for its settlement; the
+	// next game starts after it (so no DEAL overtakes a GAME_OVER).
+	settling bool
 }
 
 func (t *table) occupied() bool {
@@ -87,6 +93,15 @@ func (t *table) readyLocked(p *player) {
 		Room: t.room.num, Players: int32(len(t.room.members)),
 		Events: []*pb.RoomEvent{{Kind: pb.RoomEventKind_READY, Account: p.account, Table: t.num, Seat: int32(p.seat)}},
 	}}}), false)
+	t.maybeStartLocked()
+}
+
+// maybeStartLocked starts a game when all three seats are ready and
+// connected and the last game is settled.
+func (t *table) maybeStartLocked() {
+	if t.game != nil || t.settling {
+		return
+	}
 	for i, q := range t.seats {
 		if q == nil || !t.ready[i] || q.conn.Load() == nil {
 			return
@@ -96,11 +111,8 @@ func (t *table) readyLocked(p *player) {
 }
 
 func (t *table) startLocked() {
-	seed := rand.Int64()
-	if t.room.s.cfg.DealSeed != nil {
-		seed = t.room.s.cfg.DealSeed()
-	}
-	t.game = doudizhu.NewGame(seed, t.nextFirst)
+	t.log = newGameLog(t.room.s.cfg, t.nextFirst, time.Now())
+	t.game = doudizhu.NewFairGame(t.log.seed, t.nextFirst)
 	t.nextFirst = (t.nextFirst + 1) % seats
 	t.landlord = -1
 	t.room.playing++
@@ -140,15 +152,17 @@ func (t *table) moveLocked(p *player, bid *int, cards []byte, reading *pb.Combo)
 }
 
 // applyLocked turns game events into frames: Dealt goes only to its seat,
-// everything else to all three. Then it arms the turn timer or ends the game.
+// everything else to all three. Then it arms the turn timer, or finishes the
+// game (its GAME_OVER is the batch's last event).
 func (t *table) applyLocked(evs []doudizhu.Event, auto bool) {
-	over := false
 	for _, ev := range evs {
+		t.log.note(ev, auto)
 		t.moveNo++
 		ge := &pb.GameEvent{Table: t.num, MoveNo: t.moveNo, Seat: int32(ev.Seat), Multiplier: int32(ev.Multiplier), Auto: auto}
 		switch ev.Kind {
 		case doudizhu.Dealt:
 			ge.Kind, ge.Cards = pb.GameEventKind_DEAL, cardBytes(ev.Cards)
+			ge.GameId, ge.DealCommitment = t.log.id, t.log.commitment[:]
 			if p := t.seats[ev.Seat]; p != nil {
 				if c := p.conn.Load(); c != nil {
 					c.send(protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_GameEvent{GameEvent: ge}}), time.Now().UnixNano())
@@ -168,21 +182,16 @@ func (t *table) applyLocked(evs []doudizhu.Event, auto bool) {
 			ge.Kind = pb.GameEventKind_PASS
 		case doudizhu.GameOver:
 			ge.Kind = pb.GameEventKind_GAME_OVER
-			if ev.Result != nil {
-				for _, s := range ev.Result.Scores {
-					ge.Scores = append(ge.Scores, int32(s))
-				}
-				ge.Multiplier = int32(ev.Result.Multiplier)
+			for _, s := range ev.Result.Scores {
+				ge.Scores = append(ge.Scores, int32(s))
 			}
-			over = true
+			ge.Multiplier = int32(ev.Result.Multiplier)
+			t.finishLocked(ge, outcome{result: ev.Result, escaped: -1, scores: ge.Scores, bid: ev.Result.Bid})
+			return
 		default:
 			continue
 		}
 		t.sendSeatsLocked(protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_GameEvent{GameEvent: ge}}), true)
-	}
-	if over {
-		t.endLocked()
-		return
 	}
 	t.scheduleLocked()
 }
@@ -241,10 +250,35 @@ func (t *table) escapeLocked(seat int) {
 	}
 	t.moveNo++
 	t.room.s.metrics.escapes.Inc()
-	t.sendSeatsLocked(protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_GameEvent{GameEvent: &pb.GameEvent{
-		Table: t.num, MoveNo: t.moveNo, Kind: pb.GameEventKind_ESCAPE, Seat: int32(seat), Scores: scores, Multiplier: int32(base),
-	}}}), true)
+	t.finishLocked(&pb.GameEvent{Table: t.num, MoveNo: t.moveNo, Kind: pb.GameEventKind_ESCAPE, Seat: int32(seat), Scores: scores, Multiplier: int32(base)},
+		outcome{escaped: seat, scores: scores, bid: t.game.CurrentBid()})
+}
+
+// finishLocked ends the game with its GAME_OVER or ESCAPE event: the seed is
+// revealed, the record kept, and the result settled before the event goes
+// out (see settle.go). Without a store the game is not rated: the event
+// goes out at once.
+func (t *table) finishLocked(ge *pb.GameEvent, o outcome) {
+	ge.GameId, ge.DealSeed = t.log.id, slices.Clone(t.log.seed[:]) // the table's log is reset below
+	st := t.room.s.settler
+	if st == nil {
+		t.sendSeatsLocked(protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_GameEvent{GameEvent: ge}}), true)
+		t.endLocked()
+		return
+	}
+	accounts := make([]string, seats)
+	for i, p := range t.seats {
+		accounts[i] = p.account // every seat is taken while a game runs
+	}
+	ended := time.Now()
+	rec, err := proto.Marshal(t.recordLocked(accounts, o, ended))
+	if err != nil {
+		panic(err) // a GameRecord always marshals
+	}
+	g := &finishedGame{table: t, event: ge, accounts: accounts, ended: ended, settle: t.settlementOf(accounts, o, rec, ended)}
+	t.settling = true
 	t.endLocked()
+	st.submit(g)
 }
 
 func (t *table) endLocked() {
@@ -254,6 +288,7 @@ func (t *table) endLocked() {
 	}
 	t.timerGen++
 	t.game = nil
+	t.log = gameLog{}
 	t.ready = [seats]bool{}
 	t.room.playing--
 	t.room.eventLocked(&pb.RoomEvent{Kind: pb.RoomEventKind_GAME_END, Table: t.num, Seat: -1})
@@ -302,6 +337,7 @@ func (t *table) stateLocked(p *player) *pb.TableState {
 	}
 	st.Bid = int32(g.CurrentBid())
 	st.DeadlineUnixMs = t.deadline.UnixMilli()
+	st.GameId, st.DealCommitment = t.log.id, t.log.commitment[:]
 	return st
 }
 

@@ -65,3 +65,18 @@ func TestOpenRefusesUnknownURLs(t *testing.T) {
 		t.Errorf("redact: %s", got)
 	}
 }
+
+func TestGameIDNamesItsRegion(t *testing.T) {
+	id := store.NewGameID("doudizhu-zone1-south", time.Now())
+	if r, ok := store.GameRegion(id); !ok || r != "doudizhu-zone1-south" {
+		t.Fatalf("GameRegion(%s) = %q, %v", id, r, ok)
+	}
+	if id2 := store.NewGameID("doudizhu-zone1-south", time.Now()); id2 == id {
+		t.Fatal("two game ids alike")
+	}
+	for _, bad := range []string{"", "x", "south-XYZ", "south-0123456789abcdef0123456Z", "-0123456789abcdef01234567", "south-0123456789ABCDEF01234567"} {
+		if r, ok := store.GameRegion(bad); ok {
+			t.Errorf("GameRegion(%q) = %q, want not a game id", bad, r)
+		}
+	}
+}

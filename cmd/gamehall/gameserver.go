@@ -17,6 +17,7 @@ import (
 	"github.com/gamehall/gamehall/gameserver"
 	"github.com/gamehall/gamehall/gameserver/agonessdk"
 	"github.com/gamehall/gamehall/presence"
+	"github.com/gamehall/gamehall/store"
 	"github.com/gamehall/gamehall/ticket"
 )
 
@@ -64,6 +65,9 @@ func runGameServer(args []string) int {
 	drainTimeout := fs.Duration("drain-timeout", 30*time.Minute, "after a drain, exit at the latest after this long")
 	report := fs.Duration("report-interval", 5*time.Second, "Agones counters are updated at most this often")
 	roomTick := fs.Duration("room-tick", 50*time.Millisecond, "room chat and membership events are gathered this long and sent to each member in one write")
+	db := addDatabaseFlags(fs, "the Region's database, where games are settled (empty: games are not rated)")
+	settleWait := fs.Duration("settle-wait", 2*time.Second, "GAME_OVER waits this long for the settlement to commit, then goes out pending (the result is kept and retried)")
+	settleBacklog := fs.Int("settle-backlog", 10000, "unsettled games the shard keeps while the database is down; at this many, new games wait")
 	verbose := fs.Int("v", 0, "log verbosity (1: connection-level events)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -83,14 +87,41 @@ func runGameServer(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	var store presence.Store
+	var pres presence.Store
 	if *redisAddr != "" {
-		store = presence.NewRedis(newRedisClient(*redisAddr), *redisPrefix)
+		pres = presence.NewRedis(newRedisClient(*redisAddr), *redisPrefix)
 	} else {
 		log.Info("no --redis: presence is in memory; players must log in through this process, so use it for tests only")
-		store = presence.NewMemory()
+		pres = presence.NewMemory()
 	}
-	defer store.Close()
+	defer pres.Close()
+
+	dsn, err := db.resolve()
+	if err != nil {
+		return fail("%v", err)
+	}
+	var settler gameserver.Settler
+	if dsn != "" {
+		// The shard starts while its database is down: games go on and
+		// their results wait in the backlog. An old schema is a mistake
+		// to fix before starting.
+		lazy := store.NewLazy(dsn, store.Options{})
+		defer lazy.Close()
+		octx, ocancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := lazy.Get(octx)
+		ocancel()
+		switch {
+		case errors.Is(err, store.ErrSchema), errors.Is(err, store.ErrInvalid):
+			return fail("%v", err)
+		case err != nil:
+			log.Error(err, "the database is unavailable at start: games are played and their results kept until it answers")
+		default:
+			log.Info("settling games in", "database", store.Redact(dsn))
+		}
+		settler = lazy
+	} else {
+		log.Info("no database: games are not rated (no balances, no records)")
+	}
 
 	var sdk gameserver.SDK
 	if p := envInt("AGONES_SDK_HTTP_PORT", 0); p != 0 {
@@ -101,7 +132,8 @@ func runGameServer(args []string) int {
 		Shard: *shard, Region: *region, Game: *game, FirstRoom: *firstRoom, Rooms: *rooms, RoomCapacity: *capacity,
 		TablesPerRoom: *tables, Addr: ":" + strconv.Itoa(*port), InternalAddr: ":" + strconv.Itoa(*iport),
 		TurnTimeout: *turn, ReconnectGrace: *grace, DrainTimeout: *drainTimeout, ReportInterval: *report, RoomTick: *roomTick,
-	}, gameserver.Deps{Verifier: keys, Presence: store, SDK: sdk, Logger: log})
+		SettleWait: *settleWait, SettleBacklog: *settleBacklog,
+	}, gameserver.Deps{Verifier: keys, Presence: pres, SDK: sdk, Store: settler, Logger: log})
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -120,7 +120,7 @@ var (
 // Game is one deal of Dou Dizhu, from bidding to the result. It is
 // deterministic for a seed. Not safe for concurrent use.
 type Game struct {
-	rng         *rand.Rand
+	rng         shuffler
 	phase       Phase
 	turn        int
 	firstBidder int
@@ -147,12 +147,27 @@ type Game struct {
 	result Result
 }
 
+// shuffler shuffles the deck; *rand.Rand and the fair deal stream are two.
+type shuffler interface {
+	Shuffle(n int, swap func(i, j int))
+}
+
 // NewGame shuffles with seed and deals 17 cards to each seat and 3 to the
 // kitty; firstBidder (taken modulo 3) bids first. Dealt() gives the deal's
-// events.
+// events. Tests and tools use it; tables deal with NewFairGame.
 func NewGame(seed int64, firstBidder int) *Game {
+	return newGame(rand.New(rand.NewPCG(uint64(seed), 0x646f7564697a6875)), firstBidder) // "doudizhu"
+}
+
+// NewFairGame deals from a secret seed whose Commitment the players get
+// before the first bid; after the game the seed proves the deals (Deals).
+func NewFairGame(seed Seed, firstBidder int) *Game {
+	return newGame(newDealStream(seed), firstBidder)
+}
+
+func newGame(rng shuffler, firstBidder int) *Game {
 	g := &Game{
-		rng:         rand.New(rand.NewPCG(uint64(seed), 0x646f7564697a6875)), // "doudizhu"
+		rng:         rng,
 		firstBidder: ((firstBidder % Seats) + Seats) % Seats,
 		landlord:    -1,
 		lastSeat:    -1,
@@ -163,19 +178,13 @@ func NewGame(seed int64, firstBidder int) *Game {
 }
 
 func (g *Game) deal() {
-	var deck [DeckSize]Card
-	for i := range deck {
-		deck[i] = Card(i)
-	}
-	g.rng.Shuffle(len(deck), func(i, j int) { deck[i], deck[j] = deck[j], deck[i] })
+	d := dealFrom(g.rng)
 	for s := 0; s < Seats; s++ {
 		h := make([]Card, 17, 20) // room for the kitty
-		copy(h, deck[s*17:(s+1)*17])
-		slices.Sort(h)
+		copy(h, d.Hands[s][:])
 		g.hands[s] = h
 	}
-	copy(g.kitty[:], deck[51:])
-	slices.Sort(g.kitty[:])
+	g.kitty = d.Kitty
 	g.phase = PhaseBidding
 	g.turn = g.firstBidder
 	g.bids = [Seats]int{}

@@ -474,6 +474,60 @@ func (GameEventKind) EnumDescriptor() ([]byte, []int) {
 	return file_gamehall_proto_rawDescGZIP(), []int{5}
 }
 
+// SettlementState says whether a finished game's result is stored.
+type SettlementState int32
+
+const (
+	SettlementState_SETTLEMENT_STATE_UNSPECIFIED SettlementState = 0 // the region keeps no balances: the game is not rated
+	SettlementState_SETTLED                      SettlementState = 1 // committed: balances are each seat's new balance
+	SettlementState_SETTLEMENT_PENDING           SettlementState = 2 // the store did not answer in time: the shard keeps the result and
+	// retries; a Settled push follows when it commits
+	SettlementState_SETTLEMENT_FAILED SettlementState = 3 // the store refused the result: the game does not count
+)
+
+// Enum value maps for SettlementState.
+var (
+	SettlementState_name = map[int32]string{
+		0: "SETTLEMENT_STATE_UNSPECIFIED",
+		1: "SETTLED",
+		2: "SETTLEMENT_PENDING",
+		3: "SETTLEMENT_FAILED",
+	}
+	SettlementState_value = map[string]int32{
+		"SETTLEMENT_STATE_UNSPECIFIED": 0,
+		"SETTLED":                      1,
+		"SETTLEMENT_PENDING":           2,
+		"SETTLEMENT_FAILED":            3,
+	}
+)
+
+func (x SettlementState) Enum() *SettlementState {
+	p := new(SettlementState)
+	*p = x
+	return p
+}
+
+func (x SettlementState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SettlementState) Descriptor() protoreflect.EnumDescriptor {
+	return file_gamehall_proto_enumTypes[6].Descriptor()
+}
+
+func (SettlementState) Type() protoreflect.EnumType {
+	return &file_gamehall_proto_enumTypes[6]
+}
+
+func (x SettlementState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SettlementState.Descriptor instead.
+func (SettlementState) EnumDescriptor() ([]byte, []int) {
+	return file_gamehall_proto_rawDescGZIP(), []int{6}
+}
+
 type Envelope struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Set by the client on requests; the server echoes it on the answer (Ok,
@@ -503,6 +557,7 @@ type Envelope struct {
 	//	*Envelope_RoomEvents
 	//	*Envelope_GameEvent
 	//	*Envelope_ChatMessage
+	//	*Envelope_Settled
 	Msg           isEnvelope_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -750,6 +805,15 @@ func (x *Envelope) GetChatMessage() *ChatMessage {
 	return nil
 }
 
+func (x *Envelope) GetSettled() *Settled {
+	if x != nil {
+		if x, ok := x.Msg.(*Envelope_Settled); ok {
+			return x.Settled
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Msg interface {
 	isEnvelope_Msg()
 }
@@ -844,6 +908,10 @@ type Envelope_ChatMessage struct {
 	ChatMessage *ChatMessage `protobuf:"bytes,49,opt,name=chat_message,json=chatMessage,proto3,oneof"`
 }
 
+type Envelope_Settled struct {
+	Settled *Settled `protobuf:"bytes,22,opt,name=settled,proto3,oneof"` // a game whose GAME_OVER said SETTLEMENT_PENDING is paid
+}
+
 func (*Envelope_Hello) isEnvelope_Msg() {}
 
 func (*Envelope_EnterRoom) isEnvelope_Msg() {}
@@ -887,6 +955,8 @@ func (*Envelope_RoomEvents) isEnvelope_Msg() {}
 func (*Envelope_GameEvent) isEnvelope_Msg() {}
 
 func (*Envelope_ChatMessage) isEnvelope_Msg() {}
+
+func (*Envelope_Settled) isEnvelope_Msg() {}
 
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2198,6 +2268,13 @@ type GameEvent struct {
 	Auto           bool                   `protobuf:"varint,9,opt,name=auto,proto3" json:"auto,omitempty"`                                              // played by the server (timer or disconnected seat)
 	DeadlineUnixMs int64                  `protobuf:"varint,10,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"` // TURN: when the server auto-plays
 	Combo          *Combo                 `protobuf:"bytes,30,opt,name=combo,proto3" json:"combo,omitempty"`                                            // PLAY: the reading played, which the next play must beat
+	// Fair deals and settlement (docs/protocol.md, "Fair deals" and
+	// "Balances").
+	GameId         string          `protobuf:"bytes,20,opt,name=game_id,json=gameId,proto3" json:"game_id,omitempty"`                             // DEAL, GAME_OVER, ESCAPE: the game's id (GET /v1/games/{id})
+	DealCommitment []byte          `protobuf:"bytes,21,opt,name=deal_commitment,json=dealCommitment,proto3" json:"deal_commitment,omitempty"`     // DEAL: SHA-256 of the seed every deal of this game comes from
+	DealSeed       []byte          `protobuf:"bytes,22,opt,name=deal_seed,json=dealSeed,proto3" json:"deal_seed,omitempty"`                       // GAME_OVER, ESCAPE: the seed, revealed
+	Balances       []int64         `protobuf:"varint,23,rep,packed,name=balances,proto3" json:"balances,omitempty"`                               // GAME_OVER, ESCAPE: each seat's balance after this game (SETTLED)
+	Settlement     SettlementState `protobuf:"varint,24,opt,name=settlement,proto3,enum=gamehall.v1.SettlementState" json:"settlement,omitempty"` // GAME_OVER, ESCAPE
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -2309,6 +2386,119 @@ func (x *GameEvent) GetCombo() *Combo {
 	return nil
 }
 
+func (x *GameEvent) GetGameId() string {
+	if x != nil {
+		return x.GameId
+	}
+	return ""
+}
+
+func (x *GameEvent) GetDealCommitment() []byte {
+	if x != nil {
+		return x.DealCommitment
+	}
+	return nil
+}
+
+func (x *GameEvent) GetDealSeed() []byte {
+	if x != nil {
+		return x.DealSeed
+	}
+	return nil
+}
+
+func (x *GameEvent) GetBalances() []int64 {
+	if x != nil {
+		return x.Balances
+	}
+	return nil
+}
+
+func (x *GameEvent) GetSettlement() SettlementState {
+	if x != nil {
+		return x.Settlement
+	}
+	return SettlementState_SETTLEMENT_STATE_UNSPECIFIED
+}
+
+// Settled: a game that ended SETTLEMENT_PENDING is now paid. Sent to the
+// game's players still connected to the shard.
+type Settled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GameId        string                 `protobuf:"bytes,1,opt,name=game_id,json=gameId,proto3" json:"game_id,omitempty"`
+	Room          int32                  `protobuf:"varint,2,opt,name=room,proto3" json:"room,omitempty"`
+	Table         int32                  `protobuf:"varint,3,opt,name=table,proto3" json:"table,omitempty"`
+	Accounts      []string               `protobuf:"bytes,4,rep,name=accounts,proto3" json:"accounts,omitempty"`         // by seat
+	Balances      []int64                `protobuf:"varint,5,rep,packed,name=balances,proto3" json:"balances,omitempty"` // by seat, after the game
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Settled) Reset() {
+	*x = Settled{}
+	mi := &file_gamehall_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Settled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Settled) ProtoMessage() {}
+
+func (x *Settled) ProtoReflect() protoreflect.Message {
+	mi := &file_gamehall_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Settled.ProtoReflect.Descriptor instead.
+func (*Settled) Descriptor() ([]byte, []int) {
+	return file_gamehall_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *Settled) GetGameId() string {
+	if x != nil {
+		return x.GameId
+	}
+	return ""
+}
+
+func (x *Settled) GetRoom() int32 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+func (x *Settled) GetTable() int32 {
+	if x != nil {
+		return x.Table
+	}
+	return 0
+}
+
+func (x *Settled) GetAccounts() []string {
+	if x != nil {
+		return x.Accounts
+	}
+	return nil
+}
+
+func (x *Settled) GetBalances() []int64 {
+	if x != nil {
+		return x.Balances
+	}
+	return nil
+}
+
 type TableState struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Room           int32                  `protobuf:"varint,1,opt,name=room,proto3" json:"room,omitempty"`
@@ -2326,14 +2516,16 @@ type TableState struct {
 	Bid            int32                  `protobuf:"varint,13,opt,name=bid,proto3" json:"bid,omitempty"`
 	MoveNo         uint32                 `protobuf:"varint,14,opt,name=move_no,json=moveNo,proto3" json:"move_no,omitempty"`
 	DeadlineUnixMs int64                  `protobuf:"varint,15,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"`
-	LastCombo      *Combo                 `protobuf:"bytes,30,opt,name=last_combo,json=lastCombo,proto3" json:"last_combo,omitempty"` // the reading of last_play
+	LastCombo      *Combo                 `protobuf:"bytes,30,opt,name=last_combo,json=lastCombo,proto3" json:"last_combo,omitempty"`                // the reading of last_play
+	GameId         string                 `protobuf:"bytes,20,opt,name=game_id,json=gameId,proto3" json:"game_id,omitempty"`                         // the running game's id (empty while WAITING)
+	DealCommitment []byte                 `protobuf:"bytes,21,opt,name=deal_commitment,json=dealCommitment,proto3" json:"deal_commitment,omitempty"` // the running game's commitment (see GameEvent)
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *TableState) Reset() {
 	*x = TableState{}
-	mi := &file_gamehall_proto_msgTypes[26]
+	mi := &file_gamehall_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2345,7 +2537,7 @@ func (x *TableState) String() string {
 func (*TableState) ProtoMessage() {}
 
 func (x *TableState) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[26]
+	mi := &file_gamehall_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2358,7 +2550,7 @@ func (x *TableState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableState.ProtoReflect.Descriptor instead.
 func (*TableState) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{26}
+	return file_gamehall_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TableState) GetRoom() int32 {
@@ -2473,6 +2665,302 @@ func (x *TableState) GetLastCombo() *Combo {
 	return nil
 }
 
+func (x *TableState) GetGameId() string {
+	if x != nil {
+		return x.GameId
+	}
+	return ""
+}
+
+func (x *TableState) GetDealCommitment() []byte {
+	if x != nil {
+		return x.DealCommitment
+	}
+	return nil
+}
+
+// GameRecord is a finished game, compact: the deals follow from deal_seed
+// (docs/protocol.md, "Fair deals"), then every move in order.
+type GameRecord struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	GameId         string                 `protobuf:"bytes,1,opt,name=game_id,json=gameId,proto3" json:"game_id,omitempty"`
+	Region         string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	Shard          string                 `protobuf:"bytes,3,opt,name=shard,proto3" json:"shard,omitempty"`
+	Room           int32                  `protobuf:"varint,4,opt,name=room,proto3" json:"room,omitempty"`
+	Table          int32                  `protobuf:"varint,5,opt,name=table,proto3" json:"table,omitempty"`
+	Accounts       []string               `protobuf:"bytes,6,rep,name=accounts,proto3" json:"accounts,omitempty"` // by seat
+	DealSeed       []byte                 `protobuf:"bytes,7,opt,name=deal_seed,json=dealSeed,proto3" json:"deal_seed,omitempty"`
+	DealCommitment []byte                 `protobuf:"bytes,8,opt,name=deal_commitment,json=dealCommitment,proto3" json:"deal_commitment,omitempty"`
+	FirstBidder    int32                  `protobuf:"varint,9,opt,name=first_bidder,json=firstBidder,proto3" json:"first_bidder,omitempty"` // of the first deal (each redeal moves it one seat on)
+	Moves          []*RecordedMove        `protobuf:"bytes,10,rep,name=moves,proto3" json:"moves,omitempty"`                                // BID, REDEAL, PLAY, PASS in order
+	Scores         []int32                `protobuf:"varint,11,rep,packed,name=scores,proto3" json:"scores,omitempty"`                      // by seat, zero-sum
+	Multiplier     int32                  `protobuf:"varint,12,opt,name=multiplier,proto3" json:"multiplier,omitempty"`
+	Landlord       int32                  `protobuf:"varint,13,opt,name=landlord,proto3" json:"landlord,omitempty"` // -1: the game ended during bidding
+	Winner         int32                  `protobuf:"varint,14,opt,name=winner,proto3" json:"winner,omitempty"`     // -1: ended by an escape
+	Escaped        int32                  `protobuf:"varint,15,opt,name=escaped,proto3" json:"escaped,omitempty"`   // the seat that escaped, or -1
+	Spring         bool                   `protobuf:"varint,16,opt,name=spring,proto3" json:"spring,omitempty"`
+	AntiSpring     bool                   `protobuf:"varint,17,opt,name=anti_spring,json=antiSpring,proto3" json:"anti_spring,omitempty"`
+	Bombs          int32                  `protobuf:"varint,18,opt,name=bombs,proto3" json:"bombs,omitempty"`
+	Bid            int32                  `protobuf:"varint,19,opt,name=bid,proto3" json:"bid,omitempty"`
+	StartedUnixMs  int64                  `protobuf:"varint,20,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	EndedUnixMs    int64                  `protobuf:"varint,21,opt,name=ended_unix_ms,json=endedUnixMs,proto3" json:"ended_unix_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GameRecord) Reset() {
+	*x = GameRecord{}
+	mi := &file_gamehall_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GameRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GameRecord) ProtoMessage() {}
+
+func (x *GameRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_gamehall_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GameRecord.ProtoReflect.Descriptor instead.
+func (*GameRecord) Descriptor() ([]byte, []int) {
+	return file_gamehall_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GameRecord) GetGameId() string {
+	if x != nil {
+		return x.GameId
+	}
+	return ""
+}
+
+func (x *GameRecord) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GameRecord) GetShard() string {
+	if x != nil {
+		return x.Shard
+	}
+	return ""
+}
+
+func (x *GameRecord) GetRoom() int32 {
+	if x != nil {
+		return x.Room
+	}
+	return 0
+}
+
+func (x *GameRecord) GetTable() int32 {
+	if x != nil {
+		return x.Table
+	}
+	return 0
+}
+
+func (x *GameRecord) GetAccounts() []string {
+	if x != nil {
+		return x.Accounts
+	}
+	return nil
+}
+
+func (x *GameRecord) GetDealSeed() []byte {
+	if x != nil {
+		return x.DealSeed
+	}
+	return nil
+}
+
+func (x *GameRecord) GetDealCommitment() []byte {
+	if x != nil {
+		return x.DealCommitment
+	}
+	return nil
+}
+
+func (x *GameRecord) GetFirstBidder() int32 {
+	if x != nil {
+		return x.FirstBidder
+	}
+	return 0
+}
+
+func (x *GameRecord) GetMoves() []*RecordedMove {
+	if x != nil {
+		return x.Moves
+	}
+	return nil
+}
+
+func (x *GameRecord) GetScores() []int32 {
+	if x != nil {
+		return x.Scores
+	}
+	return nil
+}
+
+func (x *GameRecord) GetMultiplier() int32 {
+	if x != nil {
+		return x.Multiplier
+	}
+	return 0
+}
+
+func (x *GameRecord) GetLandlord() int32 {
+	if x != nil {
+		return x.Landlord
+	}
+	return 0
+}
+
+func (x *GameRecord) GetWinner() int32 {
+	if x != nil {
+		return x.Winner
+	}
+	return 0
+}
+
+func (x *GameRecord) GetEscaped() int32 {
+	if x != nil {
+		return x.Escaped
+	}
+	return 0
+}
+
+func (x *GameRecord) GetSpring() bool {
+	if x != nil {
+		return x.Spring
+	}
+	return false
+}
+
+func (x *GameRecord) GetAntiSpring() bool {
+	if x != nil {
+		return x.AntiSpring
+	}
+	return false
+}
+
+func (x *GameRecord) GetBombs() int32 {
+	if x != nil {
+		return x.Bombs
+	}
+	return 0
+}
+
+func (x *GameRecord) GetBid() int32 {
+	if x != nil {
+		return x.Bid
+	}
+	return 0
+}
+
+func (x *GameRecord) GetStartedUnixMs() int64 {
+	if x != nil {
+		return x.StartedUnixMs
+	}
+	return 0
+}
+
+func (x *GameRecord) GetEndedUnixMs() int64 {
+	if x != nil {
+		return x.EndedUnixMs
+	}
+	return 0
+}
+
+type RecordedMove struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seat          int32                  `protobuf:"varint,1,opt,name=seat,proto3" json:"seat,omitempty"`
+	Kind          GameEventKind          `protobuf:"varint,2,opt,name=kind,proto3,enum=gamehall.v1.GameEventKind" json:"kind,omitempty"`
+	Bid           int32                  `protobuf:"varint,3,opt,name=bid,proto3" json:"bid,omitempty"`    // BID
+	Cards         []byte                 `protobuf:"bytes,4,opt,name=cards,proto3" json:"cards,omitempty"` // PLAY
+	Auto          bool                   `protobuf:"varint,5,opt,name=auto,proto3" json:"auto,omitempty"`  // played by the server
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordedMove) Reset() {
+	*x = RecordedMove{}
+	mi := &file_gamehall_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordedMove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordedMove) ProtoMessage() {}
+
+func (x *RecordedMove) ProtoReflect() protoreflect.Message {
+	mi := &file_gamehall_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordedMove.ProtoReflect.Descriptor instead.
+func (*RecordedMove) Descriptor() ([]byte, []int) {
+	return file_gamehall_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RecordedMove) GetSeat() int32 {
+	if x != nil {
+		return x.Seat
+	}
+	return 0
+}
+
+func (x *RecordedMove) GetKind() GameEventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return GameEventKind_GAME_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *RecordedMove) GetBid() int32 {
+	if x != nil {
+		return x.Bid
+	}
+	return 0
+}
+
+func (x *RecordedMove) GetCards() []byte {
+	if x != nil {
+		return x.Cards
+	}
+	return nil
+}
+
+func (x *RecordedMove) GetAuto() bool {
+	if x != nil {
+		return x.Auto
+	}
+	return false
+}
+
 type RoomCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Room          int32                  `protobuf:"varint,1,opt,name=room,proto3" json:"room,omitempty"`
@@ -2484,7 +2972,7 @@ type RoomCount struct {
 
 func (x *RoomCount) Reset() {
 	*x = RoomCount{}
-	mi := &file_gamehall_proto_msgTypes[27]
+	mi := &file_gamehall_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2496,7 +2984,7 @@ func (x *RoomCount) String() string {
 func (*RoomCount) ProtoMessage() {}
 
 func (x *RoomCount) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[27]
+	mi := &file_gamehall_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2509,7 +2997,7 @@ func (x *RoomCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomCount.ProtoReflect.Descriptor instead.
 func (*RoomCount) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{27}
+	return file_gamehall_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RoomCount) GetRoom() int32 {
@@ -2546,7 +3034,7 @@ type OccupancySnapshot struct {
 
 func (x *OccupancySnapshot) Reset() {
 	*x = OccupancySnapshot{}
-	mi := &file_gamehall_proto_msgTypes[28]
+	mi := &file_gamehall_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2558,7 +3046,7 @@ func (x *OccupancySnapshot) String() string {
 func (*OccupancySnapshot) ProtoMessage() {}
 
 func (x *OccupancySnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[28]
+	mi := &file_gamehall_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2571,7 +3059,7 @@ func (x *OccupancySnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OccupancySnapshot.ProtoReflect.Descriptor instead.
 func (*OccupancySnapshot) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{28}
+	return file_gamehall_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *OccupancySnapshot) GetShard() string {
@@ -2622,7 +3110,7 @@ type OccupancyDelta struct {
 
 func (x *OccupancyDelta) Reset() {
 	*x = OccupancyDelta{}
-	mi := &file_gamehall_proto_msgTypes[29]
+	mi := &file_gamehall_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2634,7 +3122,7 @@ func (x *OccupancyDelta) String() string {
 func (*OccupancyDelta) ProtoMessage() {}
 
 func (x *OccupancyDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[29]
+	mi := &file_gamehall_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2647,7 +3135,7 @@ func (x *OccupancyDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OccupancyDelta.ProtoReflect.Descriptor instead.
 func (*OccupancyDelta) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{29}
+	return file_gamehall_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *OccupancyDelta) GetVersion() uint64 {
@@ -2684,7 +3172,7 @@ type OccupancyFrame struct {
 
 func (x *OccupancyFrame) Reset() {
 	*x = OccupancyFrame{}
-	mi := &file_gamehall_proto_msgTypes[30]
+	mi := &file_gamehall_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2696,7 +3184,7 @@ func (x *OccupancyFrame) String() string {
 func (*OccupancyFrame) ProtoMessage() {}
 
 func (x *OccupancyFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_gamehall_proto_msgTypes[30]
+	mi := &file_gamehall_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2709,7 +3197,7 @@ func (x *OccupancyFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OccupancyFrame.ProtoReflect.Descriptor instead.
 func (*OccupancyFrame) Descriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{30}
+	return file_gamehall_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *OccupancyFrame) GetMsg() isOccupancyFrame_Msg {
@@ -2757,7 +3245,7 @@ var File_gamehall_proto protoreflect.FileDescriptor
 
 const file_gamehall_proto_rawDesc = "" +
 	"\n" +
-	"\x0egamehall.proto\x12\vgamehall.v1\"\xe5\b\n" +
+	"\x0egamehall.proto\x12\vgamehall.v1\"\x97\t\n" +
 	"\bEnvelope\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\rR\x03seq\x12*\n" +
 	"\x05hello\x18\n" +
@@ -2789,7 +3277,8 @@ const file_gamehall_proto_rawDesc = "" +
 	"roomEvents\x127\n" +
 	"\n" +
 	"game_event\x180 \x01(\v2\x16.gamehall.v1.GameEventH\x00R\tgameEvent\x12=\n" +
-	"\fchat_message\x181 \x01(\v2\x18.gamehall.v1.ChatMessageH\x00R\vchatMessageB\x05\n" +
+	"\fchat_message\x181 \x01(\v2\x18.gamehall.v1.ChatMessageH\x00R\vchatMessage\x120\n" +
+	"\asettled\x18\x16 \x01(\v2\x14.gamehall.v1.SettledH\x00R\asettledB\x05\n" +
 	"\x03msg\"c\n" +
 	"\x05Error\x12*\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x16.gamehall.v1.ErrorCodeR\x04code\x12\x18\n" +
@@ -2869,7 +3358,7 @@ const file_gamehall_proto_rawDesc = "" +
 	"RoomEvents\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\x05R\x04room\x12\x18\n" +
 	"\aplayers\x18\x02 \x01(\x05R\aplayers\x12.\n" +
-	"\x06events\x18\x03 \x03(\v2\x16.gamehall.v1.RoomEventR\x06events\"\xc6\x02\n" +
+	"\x06events\x18\x03 \x03(\v2\x16.gamehall.v1.RoomEventR\x06events\"\xff\x03\n" +
 	"\tGameEvent\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\x05R\x05table\x12\x17\n" +
 	"\amove_no\x18\x02 \x01(\rR\x06moveNo\x12.\n" +
@@ -2884,7 +3373,20 @@ const file_gamehall_proto_rawDesc = "" +
 	"\x04auto\x18\t \x01(\bR\x04auto\x12(\n" +
 	"\x10deadline_unix_ms\x18\n" +
 	" \x01(\x03R\x0edeadlineUnixMs\x12(\n" +
-	"\x05combo\x18\x1e \x01(\v2\x12.gamehall.v1.ComboR\x05combo\"\xee\x03\n" +
+	"\x05combo\x18\x1e \x01(\v2\x12.gamehall.v1.ComboR\x05combo\x12\x17\n" +
+	"\agame_id\x18\x14 \x01(\tR\x06gameId\x12'\n" +
+	"\x0fdeal_commitment\x18\x15 \x01(\fR\x0edealCommitment\x12\x1b\n" +
+	"\tdeal_seed\x18\x16 \x01(\fR\bdealSeed\x12\x1a\n" +
+	"\bbalances\x18\x17 \x03(\x03R\bbalances\x12<\n" +
+	"\n" +
+	"settlement\x18\x18 \x01(\x0e2\x1c.gamehall.v1.SettlementStateR\n" +
+	"settlement\"\x84\x01\n" +
+	"\aSettled\x12\x17\n" +
+	"\agame_id\x18\x01 \x01(\tR\x06gameId\x12\x12\n" +
+	"\x04room\x18\x02 \x01(\x05R\x04room\x12\x14\n" +
+	"\x05table\x18\x03 \x01(\x05R\x05table\x12\x1a\n" +
+	"\baccounts\x18\x04 \x03(\tR\baccounts\x12\x1a\n" +
+	"\bbalances\x18\x05 \x03(\x03R\bbalances\"\xb0\x04\n" +
 	"\n" +
 	"TableState\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\x05R\x04room\x12\x14\n" +
@@ -2905,7 +3407,42 @@ const file_gamehall_proto_rawDesc = "" +
 	"\amove_no\x18\x0e \x01(\rR\x06moveNo\x12(\n" +
 	"\x10deadline_unix_ms\x18\x0f \x01(\x03R\x0edeadlineUnixMs\x121\n" +
 	"\n" +
-	"last_combo\x18\x1e \x01(\v2\x12.gamehall.v1.ComboR\tlastCombo\"U\n" +
+	"last_combo\x18\x1e \x01(\v2\x12.gamehall.v1.ComboR\tlastCombo\x12\x17\n" +
+	"\agame_id\x18\x14 \x01(\tR\x06gameId\x12'\n" +
+	"\x0fdeal_commitment\x18\x15 \x01(\fR\x0edealCommitment\"\xe6\x04\n" +
+	"\n" +
+	"GameRecord\x12\x17\n" +
+	"\agame_id\x18\x01 \x01(\tR\x06gameId\x12\x16\n" +
+	"\x06region\x18\x02 \x01(\tR\x06region\x12\x14\n" +
+	"\x05shard\x18\x03 \x01(\tR\x05shard\x12\x12\n" +
+	"\x04room\x18\x04 \x01(\x05R\x04room\x12\x14\n" +
+	"\x05table\x18\x05 \x01(\x05R\x05table\x12\x1a\n" +
+	"\baccounts\x18\x06 \x03(\tR\baccounts\x12\x1b\n" +
+	"\tdeal_seed\x18\a \x01(\fR\bdealSeed\x12'\n" +
+	"\x0fdeal_commitment\x18\b \x01(\fR\x0edealCommitment\x12!\n" +
+	"\ffirst_bidder\x18\t \x01(\x05R\vfirstBidder\x12/\n" +
+	"\x05moves\x18\n" +
+	" \x03(\v2\x19.gamehall.v1.RecordedMoveR\x05moves\x12\x16\n" +
+	"\x06scores\x18\v \x03(\x05R\x06scores\x12\x1e\n" +
+	"\n" +
+	"multiplier\x18\f \x01(\x05R\n" +
+	"multiplier\x12\x1a\n" +
+	"\blandlord\x18\r \x01(\x05R\blandlord\x12\x16\n" +
+	"\x06winner\x18\x0e \x01(\x05R\x06winner\x12\x18\n" +
+	"\aescaped\x18\x0f \x01(\x05R\aescaped\x12\x16\n" +
+	"\x06spring\x18\x10 \x01(\bR\x06spring\x12\x1f\n" +
+	"\vanti_spring\x18\x11 \x01(\bR\n" +
+	"antiSpring\x12\x14\n" +
+	"\x05bombs\x18\x12 \x01(\x05R\x05bombs\x12\x10\n" +
+	"\x03bid\x18\x13 \x01(\x05R\x03bid\x12&\n" +
+	"\x0fstarted_unix_ms\x18\x14 \x01(\x03R\rstartedUnixMs\x12\"\n" +
+	"\rended_unix_ms\x18\x15 \x01(\x03R\vendedUnixMs\"\x8e\x01\n" +
+	"\fRecordedMove\x12\x12\n" +
+	"\x04seat\x18\x01 \x01(\x05R\x04seat\x12.\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1a.gamehall.v1.GameEventKindR\x04kind\x12\x10\n" +
+	"\x03bid\x18\x03 \x01(\x05R\x03bid\x12\x14\n" +
+	"\x05cards\x18\x04 \x01(\fR\x05cards\x12\x12\n" +
+	"\x04auto\x18\x05 \x01(\bR\x04auto\"U\n" +
 	"\tRoomCount\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\x05R\x04room\x12\x18\n" +
 	"\aplayers\x18\x02 \x01(\x05R\aplayers\x12\x1a\n" +
@@ -3008,7 +3545,12 @@ const file_gamehall_proto_rawDesc = "" +
 	"\tGAME_OVER\x10\a\x12\n" +
 	"\n" +
 	"\x06ESCAPE\x10\b\x12\b\n" +
-	"\x04TURN\x10\tB*Z(github.com/gamehall/gamehall/protocol/pbb\x06proto3"
+	"\x04TURN\x10\t*o\n" +
+	"\x0fSettlementState\x12 \n" +
+	"\x1cSETTLEMENT_STATE_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aSETTLED\x10\x01\x12\x16\n" +
+	"\x12SETTLEMENT_PENDING\x10\x02\x12\x15\n" +
+	"\x11SETTLEMENT_FAILED\x10\x03B*Z(github.com/gamehall/gamehall/protocol/pbb\x06proto3"
 
 var (
 	file_gamehall_proto_rawDescOnce sync.Once
@@ -3022,8 +3564,8 @@ func file_gamehall_proto_rawDescGZIP() []byte {
 	return file_gamehall_proto_rawDescData
 }
 
-var file_gamehall_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_gamehall_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_gamehall_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_gamehall_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_gamehall_proto_goTypes = []any{
 	(ErrorCode)(0),            // 0: gamehall.v1.ErrorCode
 	(ComboKind)(0),            // 1: gamehall.v1.ComboKind
@@ -3031,84 +3573,92 @@ var file_gamehall_proto_goTypes = []any{
 	(RoomEventKind)(0),        // 3: gamehall.v1.RoomEventKind
 	(GamePhase)(0),            // 4: gamehall.v1.GamePhase
 	(GameEventKind)(0),        // 5: gamehall.v1.GameEventKind
-	(*Envelope)(nil),          // 6: gamehall.v1.Envelope
-	(*Error)(nil),             // 7: gamehall.v1.Error
-	(*Ok)(nil),                // 8: gamehall.v1.Ok
-	(*Hello)(nil),             // 9: gamehall.v1.Hello
-	(*Welcome)(nil),           // 10: gamehall.v1.Welcome
-	(*EnterRoom)(nil),         // 11: gamehall.v1.EnterRoom
-	(*LeaveRoom)(nil),         // 12: gamehall.v1.LeaveRoom
-	(*SitDown)(nil),           // 13: gamehall.v1.SitDown
-	(*QuickSeat)(nil),         // 14: gamehall.v1.QuickSeat
-	(*StandUp)(nil),           // 15: gamehall.v1.StandUp
-	(*Ready)(nil),             // 16: gamehall.v1.Ready
-	(*GetTable)(nil),          // 17: gamehall.v1.GetTable
-	(*Bid)(nil),               // 18: gamehall.v1.Bid
-	(*Play)(nil),              // 19: gamehall.v1.Play
-	(*Combo)(nil),             // 20: gamehall.v1.Combo
-	(*Ping)(nil),              // 21: gamehall.v1.Ping
-	(*Pong)(nil),              // 22: gamehall.v1.Pong
-	(*Chat)(nil),              // 23: gamehall.v1.Chat
-	(*ChatMessage)(nil),       // 24: gamehall.v1.ChatMessage
-	(*Kicked)(nil),            // 25: gamehall.v1.Kicked
-	(*SeatInfo)(nil),          // 26: gamehall.v1.SeatInfo
-	(*TableInfo)(nil),         // 27: gamehall.v1.TableInfo
-	(*RoomState)(nil),         // 28: gamehall.v1.RoomState
-	(*RoomEvent)(nil),         // 29: gamehall.v1.RoomEvent
-	(*RoomEvents)(nil),        // 30: gamehall.v1.RoomEvents
-	(*GameEvent)(nil),         // 31: gamehall.v1.GameEvent
-	(*TableState)(nil),        // 32: gamehall.v1.TableState
-	(*RoomCount)(nil),         // 33: gamehall.v1.RoomCount
-	(*OccupancySnapshot)(nil), // 34: gamehall.v1.OccupancySnapshot
-	(*OccupancyDelta)(nil),    // 35: gamehall.v1.OccupancyDelta
-	(*OccupancyFrame)(nil),    // 36: gamehall.v1.OccupancyFrame
+	(SettlementState)(0),      // 6: gamehall.v1.SettlementState
+	(*Envelope)(nil),          // 7: gamehall.v1.Envelope
+	(*Error)(nil),             // 8: gamehall.v1.Error
+	(*Ok)(nil),                // 9: gamehall.v1.Ok
+	(*Hello)(nil),             // 10: gamehall.v1.Hello
+	(*Welcome)(nil),           // 11: gamehall.v1.Welcome
+	(*EnterRoom)(nil),         // 12: gamehall.v1.EnterRoom
+	(*LeaveRoom)(nil),         // 13: gamehall.v1.LeaveRoom
+	(*SitDown)(nil),           // 14: gamehall.v1.SitDown
+	(*QuickSeat)(nil),         // 15: gamehall.v1.QuickSeat
+	(*StandUp)(nil),           // 16: gamehall.v1.StandUp
+	(*Ready)(nil),             // 17: gamehall.v1.Ready
+	(*GetTable)(nil),          // 18: gamehall.v1.GetTable
+	(*Bid)(nil),               // 19: gamehall.v1.Bid
+	(*Play)(nil),              // 20: gamehall.v1.Play
+	(*Combo)(nil),             // 21: gamehall.v1.Combo
+	(*Ping)(nil),              // 22: gamehall.v1.Ping
+	(*Pong)(nil),              // 23: gamehall.v1.Pong
+	(*Chat)(nil),              // 24: gamehall.v1.Chat
+	(*ChatMessage)(nil),       // 25: gamehall.v1.ChatMessage
+	(*Kicked)(nil),            // 26: gamehall.v1.Kicked
+	(*SeatInfo)(nil),          // 27: gamehall.v1.SeatInfo
+	(*TableInfo)(nil),         // 28: gamehall.v1.TableInfo
+	(*RoomState)(nil),         // 29: gamehall.v1.RoomState
+	(*RoomEvent)(nil),         // 30: gamehall.v1.RoomEvent
+	(*RoomEvents)(nil),        // 31: gamehall.v1.RoomEvents
+	(*GameEvent)(nil),         // 32: gamehall.v1.GameEvent
+	(*Settled)(nil),           // 33: gamehall.v1.Settled
+	(*TableState)(nil),        // 34: gamehall.v1.TableState
+	(*GameRecord)(nil),        // 35: gamehall.v1.GameRecord
+	(*RecordedMove)(nil),      // 36: gamehall.v1.RecordedMove
+	(*RoomCount)(nil),         // 37: gamehall.v1.RoomCount
+	(*OccupancySnapshot)(nil), // 38: gamehall.v1.OccupancySnapshot
+	(*OccupancyDelta)(nil),    // 39: gamehall.v1.OccupancyDelta
+	(*OccupancyFrame)(nil),    // 40: gamehall.v1.OccupancyFrame
 }
 var file_gamehall_proto_depIdxs = []int32{
-	9,  // 0: gamehall.v1.Envelope.hello:type_name -> gamehall.v1.Hello
-	11, // 1: gamehall.v1.Envelope.enter_room:type_name -> gamehall.v1.EnterRoom
-	12, // 2: gamehall.v1.Envelope.leave_room:type_name -> gamehall.v1.LeaveRoom
-	13, // 3: gamehall.v1.Envelope.sit_down:type_name -> gamehall.v1.SitDown
-	14, // 4: gamehall.v1.Envelope.quick_seat:type_name -> gamehall.v1.QuickSeat
-	15, // 5: gamehall.v1.Envelope.stand_up:type_name -> gamehall.v1.StandUp
-	16, // 6: gamehall.v1.Envelope.ready:type_name -> gamehall.v1.Ready
-	18, // 7: gamehall.v1.Envelope.bid:type_name -> gamehall.v1.Bid
-	19, // 8: gamehall.v1.Envelope.play:type_name -> gamehall.v1.Play
-	23, // 9: gamehall.v1.Envelope.chat:type_name -> gamehall.v1.Chat
-	21, // 10: gamehall.v1.Envelope.ping:type_name -> gamehall.v1.Ping
-	17, // 11: gamehall.v1.Envelope.get_table:type_name -> gamehall.v1.GetTable
-	10, // 12: gamehall.v1.Envelope.welcome:type_name -> gamehall.v1.Welcome
-	7,  // 13: gamehall.v1.Envelope.error:type_name -> gamehall.v1.Error
-	8,  // 14: gamehall.v1.Envelope.ok:type_name -> gamehall.v1.Ok
-	28, // 15: gamehall.v1.Envelope.room_state:type_name -> gamehall.v1.RoomState
-	32, // 16: gamehall.v1.Envelope.table_state:type_name -> gamehall.v1.TableState
-	22, // 17: gamehall.v1.Envelope.pong:type_name -> gamehall.v1.Pong
-	25, // 18: gamehall.v1.Envelope.kicked:type_name -> gamehall.v1.Kicked
-	30, // 19: gamehall.v1.Envelope.room_events:type_name -> gamehall.v1.RoomEvents
-	31, // 20: gamehall.v1.Envelope.game_event:type_name -> gamehall.v1.GameEvent
-	24, // 21: gamehall.v1.Envelope.chat_message:type_name -> gamehall.v1.ChatMessage
-	0,  // 22: gamehall.v1.Error.code:type_name -> gamehall.v1.ErrorCode
-	20, // 23: gamehall.v1.Play.reading:type_name -> gamehall.v1.Combo
-	1,  // 24: gamehall.v1.Combo.kind:type_name -> gamehall.v1.ComboKind
-	2,  // 25: gamehall.v1.Chat.scope:type_name -> gamehall.v1.ChatScope
-	2,  // 26: gamehall.v1.ChatMessage.scope:type_name -> gamehall.v1.ChatScope
-	26, // 27: gamehall.v1.TableInfo.seats:type_name -> gamehall.v1.SeatInfo
-	27, // 28: gamehall.v1.RoomState.tables:type_name -> gamehall.v1.TableInfo
-	3,  // 29: gamehall.v1.RoomEvent.kind:type_name -> gamehall.v1.RoomEventKind
-	29, // 30: gamehall.v1.RoomEvents.events:type_name -> gamehall.v1.RoomEvent
-	5,  // 31: gamehall.v1.GameEvent.kind:type_name -> gamehall.v1.GameEventKind
-	20, // 32: gamehall.v1.GameEvent.combo:type_name -> gamehall.v1.Combo
-	26, // 33: gamehall.v1.TableState.seats:type_name -> gamehall.v1.SeatInfo
-	4,  // 34: gamehall.v1.TableState.phase:type_name -> gamehall.v1.GamePhase
-	20, // 35: gamehall.v1.TableState.last_combo:type_name -> gamehall.v1.Combo
-	33, // 36: gamehall.v1.OccupancySnapshot.rooms:type_name -> gamehall.v1.RoomCount
-	33, // 37: gamehall.v1.OccupancyDelta.rooms:type_name -> gamehall.v1.RoomCount
-	34, // 38: gamehall.v1.OccupancyFrame.snapshot:type_name -> gamehall.v1.OccupancySnapshot
-	35, // 39: gamehall.v1.OccupancyFrame.delta:type_name -> gamehall.v1.OccupancyDelta
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	10, // 0: gamehall.v1.Envelope.hello:type_name -> gamehall.v1.Hello
+	12, // 1: gamehall.v1.Envelope.enter_room:type_name -> gamehall.v1.EnterRoom
+	13, // 2: gamehall.v1.Envelope.leave_room:type_name -> gamehall.v1.LeaveRoom
+	14, // 3: gamehall.v1.Envelope.sit_down:type_name -> gamehall.v1.SitDown
+	15, // 4: gamehall.v1.Envelope.quick_seat:type_name -> gamehall.v1.QuickSeat
+	16, // 5: gamehall.v1.Envelope.stand_up:type_name -> gamehall.v1.StandUp
+	17, // 6: gamehall.v1.Envelope.ready:type_name -> gamehall.v1.Ready
+	19, // 7: gamehall.v1.Envelope.bid:type_name -> gamehall.v1.Bid
+	20, // 8: gamehall.v1.Envelope.play:type_name -> gamehall.v1.Play
+	24, // 9: gamehall.v1.Envelope.chat:type_name -> gamehall.v1.Chat
+	22, // 10: gamehall.v1.Envelope.ping:type_name -> gamehall.v1.Ping
+	18, // 11: gamehall.v1.Envelope.get_table:type_name -> gamehall.v1.GetTable
+	11, // 12: gamehall.v1.Envelope.welcome:type_name -> gamehall.v1.Welcome
+	8,  // 13: gamehall.v1.Envelope.error:type_name -> gamehall.v1.Error
+	9,  // 14: gamehall.v1.Envelope.ok:type_name -> gamehall.v1.Ok
+	29, // 15: gamehall.v1.Envelope.room_state:type_name -> gamehall.v1.RoomState
+	34, // 16: gamehall.v1.Envelope.table_state:type_name -> gamehall.v1.TableState
+	23, // 17: gamehall.v1.Envelope.pong:type_name -> gamehall.v1.Pong
+	26, // 18: gamehall.v1.Envelope.kicked:type_name -> gamehall.v1.Kicked
+	31, // 19: gamehall.v1.Envelope.room_events:type_name -> gamehall.v1.RoomEvents
+	32, // 20: gamehall.v1.Envelope.game_event:type_name -> gamehall.v1.GameEvent
+	25, // 21: gamehall.v1.Envelope.chat_message:type_name -> gamehall.v1.ChatMessage
+	33, // 22: gamehall.v1.Envelope.settled:type_name -> gamehall.v1.Settled
+	0,  // 23: gamehall.v1.Error.code:type_name -> gamehall.v1.ErrorCode
+	21, // 24: gamehall.v1.Play.reading:type_name -> gamehall.v1.Combo
+	1,  // 25: gamehall.v1.Combo.kind:type_name -> gamehall.v1.ComboKind
+	2,  // 26: gamehall.v1.Chat.scope:type_name -> gamehall.v1.ChatScope
+	2,  // 27: gamehall.v1.ChatMessage.scope:type_name -> gamehall.v1.ChatScope
+	27, // 28: gamehall.v1.TableInfo.seats:type_name -> gamehall.v1.SeatInfo
+	28, // 29: gamehall.v1.RoomState.tables:type_name -> gamehall.v1.TableInfo
+	3,  // 30: gamehall.v1.RoomEvent.kind:type_name -> gamehall.v1.RoomEventKind
+	30, // 31: gamehall.v1.RoomEvents.events:type_name -> gamehall.v1.RoomEvent
+	5,  // 32: gamehall.v1.GameEvent.kind:type_name -> gamehall.v1.GameEventKind
+	21, // 33: gamehall.v1.GameEvent.combo:type_name -> gamehall.v1.Combo
+	6,  // 34: gamehall.v1.GameEvent.settlement:type_name -> gamehall.v1.SettlementState
+	27, // 35: gamehall.v1.TableState.seats:type_name -> gamehall.v1.SeatInfo
+	4,  // 36: gamehall.v1.TableState.phase:type_name -> gamehall.v1.GamePhase
+	21, // 37: gamehall.v1.TableState.last_combo:type_name -> gamehall.v1.Combo
+	36, // 38: gamehall.v1.GameRecord.moves:type_name -> gamehall.v1.RecordedMove
+	5,  // 39: gamehall.v1.RecordedMove.kind:type_name -> gamehall.v1.GameEventKind
+	37, // 40: gamehall.v1.OccupancySnapshot.rooms:type_name -> gamehall.v1.RoomCount
+	37, // 41: gamehall.v1.OccupancyDelta.rooms:type_name -> gamehall.v1.RoomCount
+	38, // 42: gamehall.v1.OccupancyFrame.snapshot:type_name -> gamehall.v1.OccupancySnapshot
+	39, // 43: gamehall.v1.OccupancyFrame.delta:type_name -> gamehall.v1.OccupancyDelta
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_gamehall_proto_init() }
@@ -3139,8 +3689,9 @@ func file_gamehall_proto_init() {
 		(*Envelope_RoomEvents)(nil),
 		(*Envelope_GameEvent)(nil),
 		(*Envelope_ChatMessage)(nil),
+		(*Envelope_Settled)(nil),
 	}
-	file_gamehall_proto_msgTypes[30].OneofWrappers = []any{
+	file_gamehall_proto_msgTypes[33].OneofWrappers = []any{
 		(*OccupancyFrame_Snapshot)(nil),
 		(*OccupancyFrame_Delta)(nil),
 	}
@@ -3149,8 +3700,8 @@ func file_gamehall_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gamehall_proto_rawDesc), len(file_gamehall_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   31,
+			NumEnums:      7,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
