@@ -3,6 +3,7 @@ package login
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"sync"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gamehall/gamehall/store"
 )
 
 // accountName: what an account may be called (also the guest name rule):
@@ -190,4 +193,18 @@ func (a *Accounts) Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ImportInto copies the file's accounts into the accounts database (see
+// store.Accounts.ImportAccounts: the file adds names and updates the ones it
+// added before; accounts from sign-up or an administrator are left alone).
+func (a *Accounts) ImportInto(ctx context.Context, st store.Accounts) (store.ImportResult, error) {
+	a.mu.RLock()
+	accts := make([]store.Account, 0, len(a.hash))
+	for name, h := range a.hash {
+		accts = append(accts, store.Account{Name: name, PasswordHash: h, Source: store.SourceFile})
+	}
+	a.mu.RUnlock()
+	sort.Slice(accts, func(i, j int) bool { return accts[i].Name < accts[j].Name })
+	return st.ImportAccounts(ctx, accts)
 }

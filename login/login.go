@@ -1,7 +1,8 @@
-// Package login serves POST /v1/login: it checks credentials (accounts file
-// of bcrypt hashes, or guests in development), makes the new session the
-// account's live one in presence (superseding, and so kicking, the old
-// one), and answers a signed ticket.
+// Package login serves POST /v1/login: it checks credentials (the accounts
+// database, or an accounts file of bcrypt hashes, or guests in
+// development), makes the new session the account's live one in presence
+// (superseding, and so kicking, the old one), and answers a signed ticket.
+// With an accounts database it also serves sign-up (POST /v1/accounts).
 package login
 
 import (
@@ -20,8 +21,10 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gamehall/gamehall/presence"
+	"github.com/gamehall/gamehall/store"
 	"github.com/gamehall/gamehall/ticket"
 )
 
@@ -45,6 +48,12 @@ type Config struct {
 	// AddressBurst/AddressEvery: likewise per client address (defaults 20, 3s).
 	AddressBurst int
 	AddressEvery time.Duration
+	// SignupBurst/SignupEvery: sign-up attempts allowed per client address,
+	// and the refill period (defaults 5, 10 minutes).
+	SignupBurst int
+	SignupEvery time.Duration
+	// BcryptCost hashes new passwords (default bcrypt.DefaultCost).
+	BcryptCost int
 }
 
 func (c *Config) defaults() {
@@ -57,6 +66,13 @@ func (c *Config) defaults() {
 	def(&c.SessionTTL, 12*time.Hour)
 	def(&c.AccountEvery, time.Minute)
 	def(&c.AddressEvery, 3*time.Second)
+	def(&c.SignupEvery, 10*time.Minute)
+	if c.SignupBurst <= 0 {
+		c.SignupBurst = 5
+	}
+	if c.BcryptCost <= 0 {
+		c.BcryptCost = bcrypt.DefaultCost
+	}
 	if c.AccountBurst <= 0 {
 		c.AccountBurst = 5
 	}
@@ -69,18 +85,22 @@ func (c *Config) defaults() {
 type Deps struct {
 	Keys     *ticket.Keyring
 	Presence presence.Store
-	Accounts *Accounts // nil: no accounts file (then Guest must be on)
-	Log      logr.Logger
-	Metrics  prometheus.Registerer // nil: metrics are not registered
+	Accounts *Accounts // nil: no accounts file; with Store, only imported into it
+	// Store is the accounts database: logins are checked against it and
+	// sign-up writes to it. Nil: the accounts file (or guests) only.
+	Store   store.Accounts
+	Log     logr.Logger
+	Metrics prometheus.Registerer // nil: metrics are not registered
 }
 
 // Server is the login service.
 type Server struct {
-	cfg  Config
-	deps Deps
-	acct *failLimiter
-	addr *failLimiter
-	m    metrics
+	cfg     Config
+	deps    Deps
+	acct    *failLimiter
+	addr    *failLimiter
+	signups *failLimiter // per address, every attempt
+	m       metrics
 
 	peersMu sync.Mutex
 	peers   []string
@@ -89,6 +109,7 @@ type Server struct {
 
 type metrics struct {
 	logins   *prometheus.CounterVec
+	signups  *prometheus.CounterVec
 	duration prometheus.Histogram
 }
 
@@ -98,6 +119,7 @@ const (
 	ResultBadRequest  = "bad_request"
 	ResultBadPassword = "bad_credentials"
 	ResultRateLimited = "rate_limited"
+	ResultDisabled    = "disabled"
 	ResultUnavailable = "unavailable"
 	ResultError       = "error"
 )
@@ -111,17 +133,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Presence == nil {
 		return nil, errors.New("login: no presence store")
 	}
-	if deps.Accounts == nil && !cfg.Guest {
-		return nil, errors.New("login: neither an accounts file nor guest mode: nobody could log in")
+	if deps.Accounts == nil && deps.Store == nil && !cfg.Guest {
+		return nil, errors.New("login: no accounts database, no accounts file and no guest mode: nobody could log in")
 	}
 	s := &Server{
-		cfg:  cfg,
-		deps: deps,
-		acct: newFailLimiter(cfg.AccountBurst, cfg.AccountEvery),
-		addr: newFailLimiter(cfg.AddressBurst, cfg.AddressEvery),
+		cfg:     cfg,
+		deps:    deps,
+		acct:    newFailLimiter(cfg.AccountBurst, cfg.AccountEvery),
+		addr:    newFailLimiter(cfg.AddressBurst, cfg.AddressEvery),
+		signups: newFailLimiter(cfg.SignupBurst, cfg.SignupEvery),
 		m: metrics{
 			logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Name: "gamehall_logins_total", Help: "Login attempts by result.",
+			}, []string{"result"}),
+			signups: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "gamehall_signups_total", Help: "Sign-up attempts (POST /v1/accounts) by result.",
 			}, []string{"result"}),
 			duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 				Name: "gamehall_login_duration_seconds", Help: "Time to answer a login.",
@@ -129,11 +155,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			}),
 		},
 	}
-	for _, r := range []string{ResultOK, ResultBadRequest, ResultBadPassword, ResultRateLimited, ResultUnavailable, ResultError} {
+	for _, r := range []string{ResultOK, ResultBadRequest, ResultBadPassword, ResultRateLimited, ResultDisabled, ResultUnavailable, ResultError} {
 		s.m.logins.WithLabelValues(r) // export zeros
+		s.m.signups.WithLabelValues(r)
 	}
 	if deps.Metrics != nil {
-		for _, c := range []prometheus.Collector{s.m.logins, s.m.duration} {
+		for _, c := range []prometheus.Collector{s.m.logins, s.m.signups, s.m.duration} {
 			if err := deps.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("login: metrics: %w", err)
 			}
@@ -146,6 +173,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/v1/login", s.handleLogin)
 	mux.HandleFunc("/v1/logout", s.handleLogout)
+	mux.HandleFunc("/v1/accounts", s.handleSignup)
 }
 
 // Handler returns a handler serving only the login routes.
@@ -230,7 +258,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) string {
 		WriteRetryError(w, http.StatusTooManyRequests, CodeRateLimited, "too many failed logins; try again later", d)
 		return ResultRateLimited
 	}
-	if err := s.authenticate(req); err != nil {
+	switch err := s.authenticate(r.Context(), req); {
+	case errors.Is(err, ErrDisabled):
+		WriteError(w, http.StatusForbidden, CodeAccountDisabled, err.Error())
+		return ResultDisabled
+	case errors.Is(err, store.ErrUnavailable) || (err != nil && !errors.Is(err, ErrBadPassword)):
+		return s.storeFailed(w, err, req.Account)
+	case err != nil:
 		s.acct.Fail(req.Account)
 		s.addr.Fail(addr)
 		WriteError(w, http.StatusUnauthorized, CodeInvalidCredentials, err.Error())
@@ -272,17 +306,57 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) string {
 	return ResultOK
 }
 
-func (s *Server) authenticate(req Request) error {
+var errGuestPassword = fmt.Errorf("%w: guest accounts take no password", ErrBadPassword)
+
+// ErrDisabled: the account exists and an administrator disabled it.
+var ErrDisabled = errors.New("login: this account is disabled; contact the operators")
+
+// authenticate checks the credentials; ErrBadPassword or ErrDisabled for
+// the player, any other error is the accounts database's.
+func (s *Server) authenticate(ctx context.Context, req Request) error {
+	if s.deps.Store != nil {
+		return s.authenticateStore(ctx, req)
+	}
 	if s.deps.Accounts != nil && (s.deps.Accounts.Has(req.Account) || !s.cfg.Guest) {
 		return s.deps.Accounts.Check(req.Account, req.Password)
 	}
 	if s.cfg.Guest {
 		if req.Password != "" {
-			return errors.New("guest accounts take no password")
+			return errGuestPassword
 		}
 		return nil
 	}
 	return ErrBadPassword
+}
+
+// authenticateStore checks the credentials against the accounts database.
+// In guest mode a name nobody holds is claimed as a guest's (no password),
+// so sign-up cannot later take over a guest's balances.
+func (s *Server) authenticateStore(ctx context.Context, req Request) error {
+	a, err := s.deps.Store.Account(ctx, req.Account)
+	if errors.Is(err, store.ErrNotFound) {
+		if !s.cfg.Guest {
+			bcrypt.CompareHashAndPassword(dummyHash(), []byte(req.Password))
+			return ErrBadPassword
+		}
+		a, err = s.deps.Store.ClaimGuest(ctx, req.Account)
+	}
+	switch {
+	case err != nil:
+		return err
+	case a.Disabled:
+		return ErrDisabled
+	case a.PasswordHash != nil:
+		if bcrypt.CompareHashAndPassword(a.PasswordHash, []byte(req.Password)) != nil {
+			return ErrBadPassword
+		}
+		return nil
+	case !s.cfg.Guest:
+		return ErrBadPassword // a guest's name, and guests are off
+	case req.Password != "":
+		return errGuestPassword
+	}
+	return nil
 }
 
 // halls lists hall URLs, this replica first, then live peers by load. The
