@@ -27,11 +27,26 @@ type ShardTemplate struct {
 	Pod          *corev1.PodTemplateSpec
 	Settings     HallSettings
 	DefaultImage string
+	// Database is the Region's database (nil: games are not rated).
+	Database *gamehallv1.DatabaseSpec
 }
 
 // TemplateFor is the template of region's shards, given its Hall's settings.
 func TemplateFor(region *gamehallv1.Region, settings HallSettings, defaultImage string) ShardTemplate {
-	return ShardTemplate{Pod: region.Spec.Template, Settings: settings, DefaultImage: defaultImage}
+	return ShardTemplate{Pod: region.Spec.Template, Settings: settings, DefaultImage: defaultImage, Database: region.Spec.Database}
+}
+
+// DatabaseURLEnv is the variable that carries a database URL from its
+// Secret into the game server (and the hall's accounts database).
+const DatabaseURLEnv = "GAMEHALL_DATABASE_URL"
+
+// databaseEnv reads a DatabaseSpec's URL from its Secret. Optional: a
+// missing Secret must not keep players out; the process runs without the
+// database and says so in its log (games unrated, login without accounts).
+func databaseEnv(name string, d *gamehallv1.DatabaseSpec) corev1.EnvVar {
+	optional := true
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: d.SecretName}, Key: d.KeyOrDefault(), Optional: &optional}}}
 }
 
 // GameServerFor builds the n-th GameServer of a shard from t: the players'
@@ -84,6 +99,10 @@ func GameServerFor(shard *gamehallv1.RoomShard, t ShardTemplate, n int32) (*agon
 		env["GAMEHALL_REDIS"] = a
 	}
 	setEnv(c, env)
+	if t.Database != nil {
+		// The shard settles its games there.
+		setEnvVar(c, databaseEnv(DatabaseURLEnv, t.Database))
+	}
 	setPort(c, corev1.ContainerPort{Name: InternalPortName, ContainerPort: InternalPort, Protocol: corev1.ProtocolTCP})
 
 	labels := map[string]string{
@@ -136,6 +155,17 @@ func setEnv(c *corev1.Container, env map[string]string) {
 	for _, k := range sortedKeys(env) {
 		c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: env[k]})
 	}
+}
+
+// setEnvVar sets one variable, replacing a template's own of that name.
+func setEnvVar(c *corev1.Container, v corev1.EnvVar) {
+	for i := range c.Env {
+		if c.Env[i].Name == v.Name {
+			c.Env[i] = v
+			return
+		}
+	}
+	c.Env = append(c.Env, v)
 }
 
 // setVolume adds v to the pod, replacing a volume of the same name.

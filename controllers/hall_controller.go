@@ -105,6 +105,11 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 		sel = s
 	}
 
+	var regions gamehallv1.RegionList
+	if err := r.List(ctx, &regions, client.InNamespace(hall.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list Regions: %w", err)
+	}
+
 	// The signing key must exist before hall pods can start.
 	var secret corev1.Secret
 	keyErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: hall.Namespace, Name: hall.Spec.Login.SigningKeySecretName}, &secret)
@@ -134,7 +139,7 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 	// The pods name the address clients reach them at, which the Service
 	// decides (a load balancer's comes later, and changes the pods then).
 	address, addressed := HallAddress(hall, svc)
-	got, err := r.apply(ctx, hall, r.deployment(hall, name, sel, address))
+	got, err := r.apply(ctx, hall, r.deployment(hall, name, sel, address, regions.Items))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -143,10 +148,6 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 
 	// Status from what was observed.
 	st.Replicas, st.ReadyReplicas = deploy.Status.Replicas, deploy.Status.ReadyReplicas
-	var regions gamehallv1.RegionList
-	if err := r.List(ctx, &regions, client.InNamespace(hall.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
-		return ctrl.Result{}, fmt.Errorf("list Regions: %w", err)
-	}
 	st.Regions, st.Shards, st.Players = int32(len(regions.Items)), 0, 0
 	for _, rg := range regions.Items {
 		st.Shards += rg.Status.ReadyShards
@@ -266,7 +267,7 @@ func (r *HallReconciler) service(hall *gamehallv1.Hall, name string) *corev1.Ser
 
 // HallArgs are the `gamehall hall` arguments for a Hall spec; address is
 // where clients reach the halls (HallAddress; "": unknown, none named).
-func HallArgs(hall *gamehallv1.Hall, sel labels.Selector, address string) []string {
+func HallArgs(hall *gamehallv1.Hall, sel labels.Selector, address string, regionDatabases bool) []string {
 	max := hall.Spec.MaxClientsPerReplica
 	if max == 0 {
 		max = 10000
@@ -286,6 +287,9 @@ func HallArgs(hall *gamehallv1.Hall, sel labels.Selector, address string) []stri
 	if hall.Spec.Login.Guest {
 		args = append(args, "--guest")
 	}
+	if regionDatabases {
+		args = append(args, "--databases-dir="+HallDatabasesDir)
+	}
 	if ttl := hall.Spec.Login.TicketTTLDuration(); ttl > 0 {
 		args = append(args, "--ticket-ttl="+ttl.String())
 	}
@@ -298,7 +302,7 @@ func HallArgs(hall *gamehallv1.Hall, sel labels.Selector, address string) []stri
 	return args
 }
 
-func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labels.Selector, address string) *appsv1.Deployment {
+func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labels.Selector, address string, regions []gamehallv1.Region) *appsv1.Deployment {
 	image := hall.Spec.Image
 	if image == "" {
 		image = r.Config.HallImage
@@ -311,6 +315,17 @@ func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labe
 	if hall.Spec.Login.AccountsSecretName != "" {
 		volumes = append(volumes, corev1.Volume{Name: "accounts", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: hall.Spec.Login.AccountsSecretName, Optional: &optional}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "accounts", MountPath: HallAccountsDir, ReadOnly: true})
+	}
+	dbs := hallDatabasesVolume(regions)
+	if dbs != nil {
+		volumes = append(volumes, *dbs)
+		mounts = append(mounts, corev1.VolumeMount{Name: dbs.Name, MountPath: HallDatabasesDir, ReadOnly: true})
+	}
+	env := []corev1.EnvVar{
+		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+	}
+	if d := hall.Spec.Login.AccountsDatabase; d != nil {
+		env = append(env, databaseEnv(AccountsDatabaseURLEnv, d))
 	}
 	probe := func(path string, period int32) *corev1.Probe {
 		return &corev1.Probe{
@@ -331,10 +346,8 @@ func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labe
 					Containers: []corev1.Container{{
 						Name:  "hall",
 						Image: image,
-						Args:  HallArgs(hall, sel, address),
-						Env: []corev1.EnvVar{
-							{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
-						},
+						Args:  HallArgs(hall, sel, address, dbs != nil),
+						Env:   env,
 						Ports: []corev1.ContainerPort{
 							{Name: HallClientPortName, ContainerPort: HallClientPort, Protocol: corev1.ProtocolTCP},
 						},

@@ -496,6 +496,30 @@ func (h *Server) Regions() []RegionSummary {
 	return out
 }
 
+// RegionNames lists the regions the hall lists, by name.
+func (h *Server) RegionNames() []string {
+	h.dir.mu.RLock()
+	out := make([]string, 0, len(h.dir.regions))
+	for name := range h.dir.regions {
+		out = append(out, name)
+	}
+	h.dir.mu.RUnlock()
+	sort.Strings(out)
+	return out
+}
+
+// RegionDatabase is where a listed region's players' data lives (see
+// RegionInfo.Database); ok is false for a region the hall does not list.
+func (h *Server) RegionDatabase(name string) (database string, ok bool) {
+	h.dir.mu.RLock()
+	defer h.dir.mu.RUnlock()
+	r := h.dir.regions[name]
+	if r == nil {
+		return "", false
+	}
+	return r.info.Database, true
+}
+
 func (h *Server) region(w http.ResponseWriter, r *http.Request) *region {
 	name := r.PathValue("name")
 	h.dir.mu.RLock()

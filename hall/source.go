@@ -10,6 +10,11 @@ type RegionInfo struct {
 	Name        string
 	Game        string
 	DisplayName string
+	// Database says where the region's players' data lives, for the
+	// leaderboard and profile routes: on Kubernetes the path of its URL
+	// under the hall's databases directory ("<secret>/<key>"), in local
+	// mode its URL. "": the region keeps no players' data.
+	Database string
 }
 
 // ShardInfo is what the hall knows of a RoomShard from its source.

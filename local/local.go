@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -29,7 +30,9 @@ import (
 	"github.com/gamehall/gamehall/hall"
 	"github.com/gamehall/gamehall/login"
 	"github.com/gamehall/gamehall/presence"
+	"github.com/gamehall/gamehall/profiles"
 	"github.com/gamehall/gamehall/scaling"
+	"github.com/gamehall/gamehall/store"
 	"github.com/gamehall/gamehall/ticket"
 )
 
@@ -51,7 +54,15 @@ type Config struct {
 	// Shard, if set, adjusts each shard's configuration before it starts
 	// (tests make bots' moves unthrottled, for instance).
 	Shard func(*gameserver.Config)
-	Log   logr.Logger
+	// DataDir keeps the players' data in SQLite files across restarts: the
+	// login's accounts in <AccountsDatabase>.db, each Region's balances and
+	// game records in <its database Secret's name>.db, or in the login's
+	// file when it names none. Empty: no database (games are not rated).
+	DataDir string
+	// AccountsDatabase names the login's database file ("gamehall" if empty;
+	// `gamehall local` takes it from a Hall's login.accountsDatabase).
+	AccountsDatabase string
+	Log              logr.Logger
 }
 
 // Local is the running platform.
@@ -63,6 +74,8 @@ type Local struct {
 	ownPres bool
 	source  *hall.StaticSource
 	hall    *hall.Server
+	dbs     *store.Pool // nil without DataDir
+	acctDSN string
 	httpSrv *http.Server
 	ln      net.Listener
 	hallURL string
@@ -77,6 +90,7 @@ type Local struct {
 
 type region struct {
 	spec       v1.Region
+	dsn        string // its database ("": not rated)
 	policy     scaling.Policy
 	shards     map[int32]*shard
 	belowSince time.Time
@@ -137,7 +151,59 @@ func New(cfg Config) (*Local, error) {
 		return nil, err
 	}
 	l.keys = keys
+	if cfg.DataDir != "" {
+		l.dbs = store.NewPool(store.Options{Migrate: true})
+		l.acctDSN = l.databaseURL(cfg.AccountsDatabase)
+		for _, r := range l.regions {
+			r.dsn = l.acctDSN
+			if d := r.spec.Spec.Database; d != nil {
+				r.dsn = l.databaseURL(d.SecretName)
+			}
+		}
+	}
 	return l, nil
+}
+
+// databaseURL is the SQLite file standing in for the database a Secret names.
+func (l *Local) databaseURL(secretName string) string {
+	if secretName == "" {
+		secretName = "gamehall"
+	}
+	return "sqlite:" + filepath.Join(l.cfg.DataDir, secretName+".db")
+}
+
+// Databases lists the files local mode keeps its data in: the login's, then
+// each Region's (several may share one).
+func (l *Local) Databases() (accounts string, regions map[string]string) {
+	regions = map[string]string{}
+	for _, r := range l.regions {
+		regions[r.spec.Name] = r.dsn
+	}
+	return l.acctDSN, regions
+}
+
+// openDatabases opens (and migrates) every database before anyone plays, so
+// a file that cannot be written is an error at start.
+func (l *Local) openDatabases(ctx context.Context) error {
+	if l.dbs == nil {
+		return nil
+	}
+	for _, dsn := range append([]string{l.acctDSN}, l.regionDSNs()...) {
+		if _, err := l.dbs.Get(dsn).Get(ctx); err != nil {
+			return fmt.Errorf("data directory %s: %w", l.cfg.DataDir, err)
+		}
+	}
+	return nil
+}
+
+func (l *Local) regionDSNs() []string {
+	var out []string
+	for _, r := range l.regions {
+		if r.dsn != "" {
+			out = append(out, r.dsn)
+		}
+	}
+	return out
 }
 
 // Start binds the hall's address (the error says so when it is in use),
@@ -153,10 +219,18 @@ func (l *Local) Start(ctx context.Context) error {
 	if l.store == nil {
 		l.store, l.ownPres = presence.NewMemory(), true
 	}
+	if err := l.openDatabases(ctx); err != nil {
+		l.closeEarly()
+		return err
+	}
+	var accounts store.Accounts
+	if l.dbs != nil {
+		accounts = l.dbs.Get(l.acctDSN)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ls, err := login.New(login.Config{Guest: true, HallURL: l.hallURL},
-		login.Deps{Keys: l.keys, Presence: l.store, Log: l.log.WithName("login"), Metrics: reg})
+		login.Deps{Keys: l.keys, Presence: l.store, Store: accounts, Log: l.log.WithName("login"), Metrics: reg})
 	if err != nil {
 		l.closeEarly()
 		return err
@@ -168,9 +242,20 @@ func (l *Local) Start(ctx context.Context) error {
 		return err
 	}
 	l.hall = hs
+	pool := l.dbs
+	if pool == nil {
+		pool = store.NewPool(store.Options{}) // never used: no region names a database
+	}
+	ps, err := profiles.New(profiles.Config{}, profiles.Deps{Keys: l.keys, Regions: hs.RegionNames, Log: l.log.WithName("profiles"), Metrics: reg,
+		DB: profiles.HallDatabases(hs.RegionDatabase, func(dsn string) (string, error) { return dsn, nil }, pool)})
+	if err != nil {
+		l.closeEarly()
+		return err
+	}
 	mux := http.NewServeMux()
 	ls.Register(mux)
 	hs.Register(mux)
+	ps.Register(mux)
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// Local mode is a development tool: profiles help find where a load test
 	// spends its time.
@@ -198,6 +283,9 @@ func (l *Local) closeEarly() {
 	l.ln.Close()
 	if l.ownPres {
 		l.store.Close()
+	}
+	if l.dbs != nil {
+		l.dbs.Close()
 	}
 }
 
@@ -315,6 +403,9 @@ wait:
 	if l.ownPres {
 		l.store.Close()
 	}
+	if l.dbs != nil {
+		l.dbs.Close() // after the shards: their last settlements are in
+	}
 	l.log.Info("local mode stopped")
 	return nil
 }
@@ -415,7 +506,11 @@ func (l *Local) startShardLocked(ctx context.Context, r *region, index int32) er
 	if l.cfg.Shard != nil {
 		l.cfg.Shard(&cfg)
 	}
-	srv, err := gameserver.New(cfg, gameserver.Deps{Verifier: l.keys, Presence: l.store, Logger: l.log.WithName("shard")})
+	deps := gameserver.Deps{Verifier: l.keys, Presence: l.store, Logger: l.log.WithName("shard")}
+	if r.dsn != "" {
+		deps.Store = l.dbs.Get(r.dsn)
+	}
+	srv, err := gameserver.New(cfg, deps)
 	if err != nil {
 		return err
 	}
@@ -452,7 +547,7 @@ func (l *Local) publishLocked() {
 	var regions []hall.RegionInfo
 	var shards []hall.ShardInfo
 	for _, r := range l.regions {
-		regions = append(regions, hall.RegionInfo{Name: r.spec.Name, Game: r.spec.Spec.Game, DisplayName: r.spec.Title()})
+		regions = append(regions, hall.RegionInfo{Name: r.spec.Name, Game: r.spec.Spec.Game, DisplayName: r.spec.Title(), Database: r.dsn})
 		for _, s := range r.shards {
 			if s.stopping {
 				continue

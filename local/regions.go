@@ -263,3 +263,37 @@ func admitDocument(s *crdschema.Schema, doc document) (*v1.Region, string, error
 	}
 	return r, "", nil
 }
+
+// AccountsDatabase returns the Secret name of the login's database that a
+// Hall in the files names (spec.login.accountsDatabase.secretName), so that
+// local mode lays its data files out as the cluster lays its databases:
+// Regions naming the same Secret share the login's file. "" when no Hall
+// names one; an error when two Halls name different ones (local mode runs
+// one login).
+func AccountsDatabase(paths []string) (string, error) {
+	files, err := expand(paths)
+	if err != nil {
+		return "", err
+	}
+	name, from := "", Where{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		for _, doc := range splitDocuments(b) {
+			var h v1.Hall
+			if yaml.Unmarshal(doc.text, &h) != nil || h.Kind != "Hall" || h.Spec.Login.AccountsDatabase == nil {
+				continue // LoadRegions reports broken documents
+			}
+			where := Where{f, doc.line}
+			switch n := h.Spec.Login.AccountsDatabase.SecretName; {
+			case name == "":
+				name, from = n, where
+			case n != name:
+				return "", &InputError{where, fmt.Errorf("Hall %q names accounts database %q, another Hall %q (at %s): local mode runs one login", h.Name, n, name, from)}
+			}
+		}
+	}
+	return name, nil
+}

@@ -15,8 +15,15 @@ func TestLoadSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(regions) != 1 {
-		t.Fatalf("got %d regions, want 1", len(regions))
+	if len(regions) != 2 || regions[1].Region.Name != "doudizhu-zone1-north" {
+		t.Fatalf("got %d regions, want South and North", len(regions))
+	}
+	// The two layouts: South shares the login's database, North has its own.
+	if db, err := AccountsDatabase([]string{"../config/samples"}); err != nil || db != "gamehall-db-main" {
+		t.Fatalf("accounts database of the samples: %q, %v", db, err)
+	}
+	if s, n := regions[0].Region.Spec.Database, regions[1].Region.Spec.Database; s == nil || s.SecretName != "gamehall-db-main" || n == nil || n.SecretName != "gamehall-db-north" {
+		t.Fatalf("sample databases: %+v, %+v", s, n)
 	}
 	r := regions[0].Region
 	if r.Name != "doudizhu-zone1-south" || r.Spec.Game != "doudizhu" || r.ShardCapacity() != 20000 {

@@ -181,3 +181,22 @@ func (s *Server) board(region string) *board {
 	}
 	return b
 }
+
+// HallDatabases finds a region's database through the hall's directory:
+// lookup gives the region's database reference (RegionInfo.Database; ok
+// false for a region the hall does not list), dsnOf turns it into a URL (on
+// Kubernetes by reading the mounted Secret's file), and pool opens each
+// database once for every region that names it.
+func HallDatabases(lookup func(region string) (ref string, ok bool), dsnOf func(ref string) (string, error), pool *store.Pool) Databases {
+	return DatabasesFunc(func(_ context.Context, region string) (store.Regions, error) {
+		ref, ok := lookup(region)
+		if !ok || ref == "" {
+			return nil, ErrNoDatabase
+		}
+		dsn, err := dsnOf(ref)
+		if err != nil {
+			return nil, fmt.Errorf("%w: region %s: %v", store.ErrUnavailable, region, err)
+		}
+		return pool.Get(dsn), nil
+	})
+}

@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"sync"
-)
+import "sync"
 
 // Pool opens databases by URL on first use and shares each among its users:
 // Regions that name the same database get one connection pool. Opening is
@@ -18,16 +15,16 @@ type Pool struct {
 // NewPool returns an empty pool; opt applies to every database.
 func NewPool(opt Options) *Pool { return &Pool{opt: opt, dbs: map[string]*Lazy{}} }
 
-// Get returns the open database at dsn.
-func (p *Pool) Get(ctx context.Context, dsn string) (Store, error) {
+// Get returns the database at dsn, opened on first use.
+func (p *Pool) Get(dsn string) *Lazy {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	l := p.dbs[dsn]
 	if l == nil {
 		l = NewLazy(dsn, p.opt)
 		p.dbs[dsn] = l
 	}
-	p.mu.Unlock()
-	return l.Get(ctx)
+	return l
 }
 
 // Close closes every database opened.

@@ -49,7 +49,7 @@ type HallSpec struct {
 
 // LoginSpec configures session tickets and where accounts come from.
 //
-// +kubebuilder:validation:XValidation:rule="self.guest || has(self.accountsSecretName)",message="set accountsSecretName, or guest: true for development: otherwise nobody can log in"
+// +kubebuilder:validation:XValidation:rule="self.guest || has(self.accountsSecretName) || has(self.accountsDatabase)",message="set accountsDatabase or accountsSecretName, or guest: true for development: otherwise nobody can log in"
 type LoginSpec struct {
 	// signingKeySecretName is the Secret (same namespace) whose keys are the
 	// ticket signing keys, one per key id; the newest (greatest) key id signs.
@@ -58,8 +58,15 @@ type LoginSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	SigningKeySecretName string `json:"signingKeySecretName"`
 
+	// accountsDatabase names the login's database, which keeps the
+	// accounts: players sign up into it (POST /v1/accounts) and log in
+	// against it; `gamehall account add/disable` manage it.
+	// +optional
+	AccountsDatabase *DatabaseSpec `json:"accountsDatabase,omitempty"`
+
 	// accountsSecretName is a Secret with an "accounts" key: lines of
-	// "name:bcrypt-hash" (see `gamehall account add`).
+	// "name:bcrypt-hash" (see `gamehall account add`). With accountsDatabase
+	// it is imported into the database (read-only, for small setups).
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	AccountsSecretName string `json:"accountsSecretName,omitempty"`

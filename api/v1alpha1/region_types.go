@@ -63,6 +63,15 @@ type RegionSpec struct {
 	// +optional
 	Scaling ScalingSpec `json:"scaling,omitempty"`
 
+	// database names the database that keeps this Region's players' data:
+	// balances, stats, leaderboard, game records. Several Regions may name
+	// the same one (each row carries its Region) or each its own; the
+	// operator gives its URL to the Region's shards (which settle the games)
+	// and to the halls that list the Region (which serve the leaderboard).
+	// Unset: the Region's games are not rated.
+	// +optional
+	Database *DatabaseSpec `json:"database,omitempty"`
+
 	// template is the game-server pod template (as in an Agones GameServer).
 	// The operator adds the gamehall environment and ports to the container
 	// named "gameserver" (or the first one). When empty, the operator's
@@ -72,6 +81,39 @@ type RegionSpec struct {
 	// +optional
 	Template *corev1.PodTemplateSpec `json:"template,omitempty"`
 }
+
+// DatabaseSpec names a database through a Secret (same namespace) holding
+// its URL, e.g. postgres://gamehall:…@db-south:5432/gamehall. Create it
+// with `gamehall migrate --database-url URL` before the first shard starts.
+type DatabaseSpec struct {
+	// secretName is the Secret holding the URL.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName"`
+
+	// key is the Secret's key whose value is the URL.
+	// +kubebuilder:default=dsn
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// DefaultDatabaseKey is the Secret key of a DatabaseSpec that names none.
+const DefaultDatabaseKey = "dsn"
+
+// KeyOrDefault is the Secret key holding the URL.
+func (d *DatabaseSpec) KeyOrDefault() string {
+	if d.Key == "" {
+		return DefaultDatabaseKey
+	}
+	return d.Key
+}
+
+// File is where a hall finds the URL in the directory of database Secrets
+// the operator mounts into it: "<secretName>/<key>".
+func (d *DatabaseSpec) File() string { return d.SecretName + "/" + d.KeyOrDefault() }
 
 // ScalingSpec is a Region's scaling policy.
 type ScalingSpec struct {

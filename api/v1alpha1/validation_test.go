@@ -45,6 +45,15 @@ func TestSamplesAreAcceptedAndDefaulted(t *testing.T) {
 	if err := env.Client.Create(ctx(t), region); err != nil {
 		t.Fatalf("the sample Region is refused: %v", err)
 	}
+	north := &v1.Region{}
+	readSample(t, "gamehall_v1alpha1_region_north.yaml", north)
+	north.Namespace = ns
+	if err := env.Client.Create(ctx(t), north); err != nil {
+		t.Fatalf("the sample North Region is refused: %v", err)
+	}
+	if d := north.Spec.Database; d == nil || d.SecretName != "gamehall-db-north" || d.Key != v1.DefaultDatabaseKey {
+		t.Errorf("North's database, defaulted: %+v", d)
+	}
 	hall := &v1.Hall{}
 	readSample(t, "gamehall_v1alpha1_hall.yaml", hall)
 	hall.Namespace = ns
@@ -78,6 +87,12 @@ func TestSamplesAreAcceptedAndDefaulted(t *testing.T) {
 	gotHall := &v1.Hall{}
 	if err := env.Client.Get(ctx(t), client.ObjectKeyFromObject(minHall), gotHall); err != nil {
 		t.Fatal(err)
+	}
+	// Accounts in a database only: someone can log in.
+	dbHall := &v1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
+		Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "keys", AccountsDatabase: &v1.DatabaseSpec{SecretName: "db-main"}}}}
+	if err := env.Client.Create(ctx(t), dbHall); err != nil {
+		t.Fatalf("a Hall with an accounts database only is refused: %v", err)
 	}
 	hs := gotHall.Spec
 	if hs.Replicas != 1 || hs.MaxClientsPerReplica != 10000 || hs.Service.Type != corev1.ServiceTypeClusterIP || hs.Service.Port != 8080 || hs.Login.TicketTTL == nil || hs.Login.TicketTTLDuration() != 12*time.Hour {
@@ -132,7 +147,9 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 		{"shard without region", shard(func(s *v1.RoomShardSpec) { s.Region = "" }), "spec.region"},
 		{"shard too big", shard(func(s *v1.RoomShardSpec) { s.Rooms = 200; s.RoomCapacity = 1000; s.FirstRoom = 201 }), "rooms × roomCapacity must be at most 100000"},
 		{"drain start without draining", shard(func(s *v1.RoomShardSpec) { s.DrainStartTime = &now }), "drainStartTime may only be set while draining"},
-		{"hall nobody can log in", hall(func(s *v1.HallSpec) { s.Login.Guest = false }), "set accountsSecretName, or guest: true"},
+		{"hall nobody can log in", hall(func(s *v1.HallSpec) { s.Login.Guest = false }), "set accountsDatabase or accountsSecretName, or guest: true"},
+		{"database without a Secret", region(func(s *v1.RegionSpec) { s.Database = &v1.DatabaseSpec{} }), "spec.database.secretName"},
+		{"database key with a slash", region(func(s *v1.RegionSpec) { s.Database = &v1.DatabaseSpec{SecretName: "db", Key: "../dsn"} }), "spec.database.key"},
 		{"hall without signing key", hall(func(s *v1.HallSpec) { s.Login.SigningKeySecretName = "" }), "spec.login.signingKeySecretName"},
 		{"hall bad service type", hall(func(s *v1.HallSpec) { s.Service.Type = "ExternalName" }), `supported values: "ClusterIP", "NodePort", "LoadBalancer"`},
 		{"hall bad port", hall(func(s *v1.HallSpec) { s.Service.Port = 70000 }), "spec.service.port"},

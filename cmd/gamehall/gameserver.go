@@ -120,7 +120,7 @@ func runGameServer(args []string) int {
 		}
 		settler = lazy
 	} else {
-		log.Info("no database: games are not rated (no balances, no records)")
+		log.Info("no database (GAMEHALL_DATABASE_URL: does the Region name one, and is its Secret there?): games are not rated, no balances or records")
 	}
 
 	var sdk gameserver.SDK

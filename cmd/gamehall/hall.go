@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,8 @@ import (
 	"github.com/gamehall/gamehall/hall/kubesource"
 	"github.com/gamehall/gamehall/login"
 	"github.com/gamehall/gamehall/presence"
+	"github.com/gamehall/gamehall/profiles"
+	"github.com/gamehall/gamehall/store"
 	"github.com/gamehall/gamehall/ticket"
 )
 
@@ -39,7 +42,9 @@ func runHall(args []string) int {
 	fs := pflag.NewFlagSet("hall", pflag.ContinueOnError)
 	listen := fs.String("listen", ":8080", "address for login, hall, health and metrics")
 	keyDir := fs.String("signing-keys", "", "directory of ticket signing keys (a mounted Secret: one file per key id; the lexically greatest name signs)")
-	accounts := fs.String("accounts", "", "accounts file of name:bcrypt-hash lines (see 'gamehall account')")
+	accounts := fs.String("accounts", "", "accounts file of name:bcrypt-hash lines (see 'gamehall account'); with --accounts-database-url it is imported into the database")
+	accountsDB := fs.String("accounts-database-url", os.Getenv("GAMEHALL_ACCOUNTS_DATABASE_URL"), "the login's accounts database (postgres://…; env GAMEHALL_ACCOUNTS_DATABASE_URL): logins, sign-up")
+	dbDir := fs.String("databases-dir", "", "directory of the listed Regions' database URLs, one file <secret>/<key> each (the operator mounts it): leaderboards, /v1/me, game records")
 	guest := fs.Bool("guest", false, "let anyone log in with any free name and no password (development only)")
 	redisAddr := fs.String("redis", "", "Redis host:port for presence (required on Kubernetes: replicas and shards share it)")
 	redisPrefix := fs.String("redis-prefix", "gamehall:", "prefix of every presence key in Redis")
@@ -80,14 +85,14 @@ func runHall(args []string) int {
 			return fail("%v", err)
 		}
 	}
-	var store presence.Store
+	var pres presence.Store
 	if *redisAddr != "" {
-		store = presence.NewRedis(newRedisClient(*redisAddr), *redisPrefix)
+		pres = presence.NewRedis(newRedisClient(*redisAddr), *redisPrefix)
 	} else {
 		log.Info("no --redis: presence is in memory; run one replica only and no kicks reach shards")
-		store = presence.NewMemory()
+		pres = presence.NewMemory()
 	}
-	defer store.Close()
+	defer pres.Close()
 	kcfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fail("kubernetes config: %v", err)
@@ -97,23 +102,48 @@ func runHall(args []string) int {
 		return fail("%v", err)
 	}
 
+	// Databases open on first use and reopen after failures: the hall
+	// serves the directory while they are down, and login and the
+	// leaderboards answer 503 until they are back.
+	pool := store.NewPool(store.Options{})
+	defer pool.Close()
+	var accountsStore store.Accounts
+	if *accountsDB != "" {
+		accountsStore = pool.Get(*accountsDB)
+	} else if accts != nil || *guest {
+		log.Info("no accounts database (--accounts-database-url): sign-up is off, accounts come from the file or are guests")
+	} else {
+		return fail("no accounts: set --accounts-database-url (GAMEHALL_ACCOUNTS_DATABASE_URL: is the Hall's login.accountsDatabase Secret there?), --accounts or --guest")
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ls, err := login.New(login.Config{TicketTTL: *ticketTTL, Guest: *guest, HallURL: *advertise},
-		login.Deps{Keys: keys, Presence: store, Accounts: accts, Log: log.WithName("login"), Metrics: reg})
+		login.Deps{Keys: keys, Presence: pres, Accounts: accts, Store: accountsStore, Log: log.WithName("login"), Metrics: reg})
 	if err != nil {
 		return fail("%v", err)
 	}
 	hs, err := hall.New(hall.Config{Name: *name, AdvertiseURL: *advertise, MaxClients: *maxClients, PageSize: *pageSize, MaxWatchMessages: *watchMsgs},
-		hall.Deps{Keys: keys, Presence: store, Source: src, Dial: hall.DialShard, Log: log.WithName("hall"), Metrics: reg})
+		hall.Deps{Keys: keys, Presence: pres, Source: src, Dial: hall.DialShard, Log: log.WithName("hall"), Metrics: reg})
 	if err != nil {
 		return fail("%v", err)
 	}
-	mux := NewHallMux(ls, hs, reg)
+	dsnFile := func(ref string) (string, error) {
+		if *dbDir == "" {
+			return "", errors.New("this hall has no --databases-dir")
+		}
+		return readDSN(filepath.Join(*dbDir, ref))
+	}
+	ps, err := profiles.New(profiles.Config{}, profiles.Deps{Keys: keys, Regions: hs.RegionNames, Log: log.WithName("profiles"), Metrics: reg,
+		DB: profiles.HallDatabases(hs.RegionDatabase, dsnFile, pool)})
+	if err != nil {
+		return fail("%v", err)
+	}
+	mux := NewHallMux(ls, hs, ps, reg)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go reloadLoop(ctx, log, keys, *keyDir, accts)
+	go reloadLoop(ctx, log, keys, *keyDir, accts, accountsStore)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fail("%v", err)
@@ -128,12 +158,13 @@ func runHall(args []string) int {
 	return 0
 }
 
-// NewHallMux mounts login, the hall, /metrics and a JSON 404 on one mux;
-// local mode serves the same.
-func NewHallMux(ls *login.Server, hs *hall.Server, reg *prometheus.Registry) *http.ServeMux {
+// NewHallMux mounts login, the hall, the players' data, /metrics and a
+// JSON 404 on one mux; local mode serves the same.
+func NewHallMux(ls *login.Server, hs *hall.Server, ps *profiles.Server, reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	ls.Register(mux)
 	hs.Register(mux)
+	ps.Register(mux)
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		login.WriteError(w, http.StatusNotFound, login.CodeNotFound, "no such endpoint: "+r.URL.Path)
@@ -141,11 +172,35 @@ func NewHallMux(ls *login.Server, hs *hall.Server, reg *prometheus.Registry) *ht
 	return mux
 }
 
-func reloadLoop(ctx context.Context, log logr.Logger, keys *ticket.Keyring, dir string, accts *login.Accounts) {
+// readDSN reads a database URL from a mounted Secret's file.
+func readDSN(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("database URL: %w (is the Region's database Secret there?)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// reloadLoop re-reads the signing keys and the accounts file; with an
+// accounts database the file is imported into it (at start too, retried
+// until the database answers).
+func reloadLoop(ctx context.Context, log logr.Logger, keys *ticket.Keyring, dir string, accts *login.Accounts, db store.Accounts) {
 	t := time.NewTicker(reloadEvery)
 	defer t.Stop()
 	last, _ := keys.KeyIDs()
+	imported := accts == nil || db == nil
 	for {
+		if !imported {
+			r, err := accts.ImportInto(ctx, db)
+			if err != nil {
+				log.Error(err, "importing the accounts file into the accounts database; retrying")
+			} else {
+				imported = true
+				if r.Added+r.Updated > 0 || len(r.Skipped) > 0 {
+					log.Info("accounts file imported", "added", r.Added, "updated", r.Updated, "leftAlone", r.Skipped)
+				}
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -160,6 +215,8 @@ func reloadLoop(ctx context.Context, log logr.Logger, keys *ticket.Keyring, dir 
 		if accts != nil {
 			if err := accts.Reload(); err != nil {
 				log.Error(err, "reloading accounts; keeping the old ones")
+			} else {
+				imported = db == nil
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,8 +29,9 @@ func init() {
 const localHelp = `Usage: gamehall local [-f FILE|DIR]... [flags]
 
 Runs the whole platform in this process: login (guest mode: any free name, no
-password), the hall, and the game-server shards of every Region found in the
-given YAML — the same files 'kubectl apply -f' takes. Each Region is admitted
+password; sign-up at POST /v1/accounts), the hall, and the game-server shards
+of every Region found in the given YAML — the same files 'kubectl apply -f'
+takes. Each Region is admitted
 with the CRD's own schema and rules (defaults, validation, CEL), so a Region
 the API server would refuse is refused here with the same message and its
 file:line. Other kinds (Hall, kustomization files) are skipped with a note.
@@ -38,6 +40,13 @@ Shards are scaled by the operator's policy: one is added (on a free loopback
 port) when occupancy passes the Region's target, and the emptiest is drained
 after the scale-down delay and stopped once empty. Presence is in memory
 unless --redis is given.
+
+Players' data lasts across restarts, in SQLite files under --data: the
+accounts in the file a Hall's login.accountsDatabase names (gamehall.db if
+none), each Region's balances, leaderboard and game records in the file its
+database Secret names (<secretName>.db), or in the accounts file when it
+names none. Regions naming the same Secret share a file, as they would share
+a database on Kubernetes. The files are migrated at start.
 
 Ctrl-C drains: no new room entries, players get --shutdown-grace to finish,
 then everyone is disconnected. A second Ctrl-C stops at once.
@@ -57,6 +66,7 @@ func runLocal(args []string) int {
 	redisPrefix := fs.String("redis-prefix", "gamehall:", "prefix of every presence key in Redis")
 	scaleEvery := fs.Duration("scale-every", time.Second, "how often each Region's scaling policy runs")
 	grace := fs.Duration("shutdown-grace", 10*time.Second, "on Ctrl-C, how long players may finish before they are disconnected")
+	dataDir := fs.String("data", defaultDataDir(), "directory of the players' data (SQLite files, kept across restarts)")
 	verbose := fs.BoolP("verbose", "v", false, "debug logs")
 	quiet := fs.BoolP("quiet", "q", false, "no live status line")
 	if err := fs.Parse(args); err != nil {
@@ -75,6 +85,10 @@ func runLocal(args []string) int {
 	}
 
 	loaded, notes, err := local.LoadRegions(*files)
+	if err != nil {
+		return fail("%v", err)
+	}
+	accountsDB, err := local.AccountsDatabase(*files)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -120,7 +134,7 @@ func runLocal(args []string) int {
 		store = r
 	}
 	l, err := local.New(local.Config{Regions: regions, Listen: *listen, ShardHost: *shardHost, Presence: store,
-		ScaleEvery: *scaleEvery, ShutdownGrace: *grace, Log: log})
+		ScaleEvery: *scaleEvery, ShutdownGrace: *grace, DataDir: *dataDir, AccountsDatabase: accountsDB, Log: log})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -129,6 +143,12 @@ func runLocal(args []string) int {
 	if err := l.Start(ctx); err != nil {
 		return fail("%v", err)
 	}
+	acctDB, regionDBs := l.Databases()
+	fmt.Fprintf(out, "data in %s: accounts in %s", *dataDir, filepath.Base(acctDB))
+	for _, r := range regions {
+		fmt.Fprintf(out, "; %s in %s", r.Name, filepath.Base(regionDBs[r.Name]))
+	}
+	fmt.Fprintln(out)
 	fmt.Fprintf(out, "\ngamehall is running. Hall and login: %s\n", l.HallURL())
 	fmt.Fprintf(out, "  play:      open %s/ in a browser\n", l.HallURL())
 	if ops, err := l.OpsURL(); err == nil {
@@ -136,6 +156,7 @@ func runLocal(args []string) int {
 	}
 	fmt.Fprintf(out, "  players:   gamehall bot --hall %s --players 2000\n", l.HallURL())
 	fmt.Fprintf(out, "  directory: curl -s -X POST %s/v1/login -d '{\"account\":\"me\"}'  (then GET /v1/regions with the ticket)\n", l.HallURL())
+	fmt.Fprintf(out, "  players:   %s/v1/me, %s/v1/regions/%s/leaderboard (with the ticket)\n", l.HallURL(), l.HallURL(), regions[0].Name)
 	fmt.Fprintf(out, "  metrics:   %s/metrics\nCtrl-C drains and stops.\n\n", l.HallURL())
 
 	sig := make(chan os.Signal, 2)
@@ -162,6 +183,18 @@ func runLocal(args []string) int {
 	}
 	fmt.Fprintln(out, "stopped")
 	return 0
+}
+
+// defaultDataDir is where local mode keeps players' data unless told:
+// $XDG_DATA_HOME/gamehall, or ~/.local/share/gamehall.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "gamehall")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "gamehall")
+	}
+	return "gamehall-data"
 }
 
 // regionStatus is local mode's status line: shards and occupancy per Region.

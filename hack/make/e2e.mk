@@ -1,7 +1,8 @@
 # The admin path end to end (test/e2e, package internal/e2e): a real etcd and
 # kube-apiserver, the node stand-in internal/fakenode running every pod as
 # processes in network namespaces (needs root and iproute2), make deploy,
-# the Redis and the samples applied with kubectl, bots through the Hall's
+# the Redis and the samples applied with kubectl (PostgreSQL: store/pgtest on
+# the node's address), bots through the Hall's
 # Service. Logs in bin/e2e/.
 
 ##@ End to end
@@ -10,10 +11,10 @@ E2E_TEST_FLAGS ?= -count=1 -v
 
 .PHONY: e2e-smoke
 e2e-smoke: build envtest ## The admin path end to end, CI-sized (test/e2e; about 5 min): deploy, samples, bots, scale out and back.
-	@hack/ensure-deps.sh redis-server ip
+	@hack/ensure-deps.sh redis-server postgres ip
 	go test -tags e2e $(E2E_TEST_FLAGS) -timeout 12m -run TestAdminPath ./test/e2e/
 
 .PHONY: e2e
 e2e: build envtest ## The admin path end to end, full size (more players; E2E_FULL=1).
-	@hack/ensure-deps.sh redis-server ip
+	@hack/ensure-deps.sh redis-server postgres ip
 	E2E_FULL=1 go test -tags e2e $(E2E_TEST_FLAGS) -timeout 20m -run TestAdminPath ./test/e2e/

@@ -165,7 +165,11 @@ func Convert(regions []gamehallv1.Region, shards []gamehallv1.RoomShard) hall.To
 		if name == "" {
 			name = r.Name
 		}
-		t.Regions = append(t.Regions, hall.RegionInfo{Name: r.Name, Game: r.Spec.Game, DisplayName: name})
+		info := hall.RegionInfo{Name: r.Name, Game: r.Spec.Game, DisplayName: name}
+		if d := r.Spec.Database; d != nil {
+			info.Database = d.File() // as the operator mounts it
+		}
+		t.Regions = append(t.Regions, info)
 	}
 	for _, sh := range shards {
 		t.Shards = append(t.Shards, ShardInfo(&sh))

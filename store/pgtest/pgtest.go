@@ -39,6 +39,10 @@ type Options struct {
 	// without it. Commits still reach the OS before they are acknowledged
 	// (synchronous_commit stays on), so a killed postgres loses nothing.
 	Durable bool
+	// Host is the address it listens on and its URLs name (default
+	// 127.0.0.1). Another address (the e2e node's, which its pods reach)
+	// also lets in clients of that address's subnet, without a password.
+	Host string
 	// Log receives progress lines (nil: none).
 	Log func(format string, args ...any)
 }
@@ -103,8 +107,14 @@ func Launch(opt Options) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	if opt.Host != "" {
+		if err := s.trustSubnet(); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
 	for range 5 { // the free port may be taken between probe and start
-		if s.Port, err = freePort(); err != nil {
+		if s.Port, err = freePort(s.host()); err != nil {
 			continue
 		}
 		if err = s.start(); err == nil {
@@ -115,7 +125,7 @@ func Launch(opt Options) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s.logf("pgtest: postgres on 127.0.0.1:%d ready in %s (data in %s)", s.Port, time.Since(start).Round(time.Millisecond), dir)
+	s.logf("pgtest: postgres on %s ready in %s (data in %s)", net.JoinHostPort(s.host(), strconv.Itoa(s.Port)), time.Since(start).Round(time.Millisecond), dir)
 	return s, nil
 }
 
@@ -138,6 +148,26 @@ func nobody() (*syscall.Credential, error) {
 
 func (s *Server) data() string { return filepath.Join(s.dir, "data") }
 
+func (s *Server) host() string {
+	if s.opt.Host == "" {
+		return "127.0.0.1"
+	}
+	return s.opt.Host
+}
+
+// trustSubnet lets clients of Host's subnet in (initdb trusts loopback only).
+func (s *Server) trustSubnet() error {
+	f, err := os.OpenFile(filepath.Join(s.data(), "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString("host all all samenet trust\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func (s *Server) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(bin(name), args...)
 	cmd.Dir = s.dir
@@ -155,8 +185,8 @@ func (s *Server) run(name string, args ...string) error {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}
@@ -166,7 +196,7 @@ func freePort() (int, error) {
 
 func (s *Server) start() error {
 	args := []string{"-D", s.data(), "-p", strconv.Itoa(s.Port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+		"-c", "listen_addresses=" + s.host(), "-c", "unix_socket_directories=",
 		"-c", "max_connections=300", "-c", "shared_buffers=128MB", "-c", "logging_collector=off"}
 	if !s.opt.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "full_page_writes=off")
@@ -222,7 +252,7 @@ func tail(b []byte) string {
 
 // DSN is the URL of database db on this server.
 func (s *Server) DSN(db string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.Port, db)
+	return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", net.JoinHostPort(s.host(), strconv.Itoa(s.Port)), db)
 }
 
 // CreateDatabase makes a new empty database and returns its URL.

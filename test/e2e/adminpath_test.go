@@ -8,6 +8,7 @@
 package e2e_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/gamehall/gamehall/internal/e2e"
 	"github.com/gamehall/gamehall/internal/testenv"
+	"github.com/gamehall/gamehall/store"
+	"github.com/gamehall/gamehall/store/pgtest"
 )
 
 const (
@@ -51,13 +54,20 @@ func TestAdminPath(t *testing.T) {
 
 	c.Progressf("== Agones' GameServer CRD (its controller is played by the node stand-in)")
 	c.MustRun(kubectl, "apply", "--server-side", "-f", "config/agones/gameserver-crd.yaml")
+	// The admin's PostgreSQL (the README asks for one of theirs): a real
+	// server on the node's address, which pods and this host both reach,
+	// with one database for the login and South, one for North.
+	pg := pgtest.StartWith(t, pgtest.Options{Host: c.Net.NodeIP.String(), Log: c.Progressf})
+	dbMain, dbNorth := pg.NewDatabase(t), pg.NewDatabase(t)
+	t.Setenv("DB_MAIN", dbMain)
+	t.Setenv("DB_NORTH", dbNorth)
 	c.Progressf("== the README's Kubernetes section, verbatim")
 	for _, line := range readmeCommands(t, c.Root) {
 		c.Shell(line)
 	}
 	c.Progressf("== a second Region, small enough to scale out on this machine")
 	c.Shell("kubectl apply -f test/e2e/testdata/region-scale.yaml")
-	for _, region := range []string{"doudizhu-zone1-south", "e2e-scale"} {
+	for _, region := range []string{"doudizhu-zone1-south", "doudizhu-zone1-north", "e2e-scale"} {
 		c.Eventually("Region "+region+" has a ready shard", 3*time.Minute, func() (bool, string) {
 			out, _ := c.KubectlOut("get", "region", region, "-o", "jsonpath={.status.readyShards}")
 			return out != "" && out != "0", "readyShards=" + out
@@ -68,6 +78,8 @@ func TestAdminPath(t *testing.T) {
 	c.Progressf("== bots play through the Hall Service; the Region scales out")
 	obs := c.WatchInvariants(ns)
 	sample := c.StartBots(e2e.BotOptions{Name: "sample", HallURL: hallURL, Region: "doudizhu-zone1-south", Players: 12,
+		Duration: 40 * time.Second, Think: 300 * time.Millisecond, Break: 2 * time.Second, LeaveGrace: 20 * time.Second})
+	north := c.StartBots(e2e.BotOptions{Name: "north", HallURL: hallURL, Region: "doudizhu-zone1-north", Players: 6,
 		Duration: 40 * time.Second, Think: 300 * time.Millisecond, Break: 2 * time.Second, LeaveGrace: 20 * time.Second})
 	scale := c.StartBots(e2e.BotOptions{Name: "scale", HallURL: hallURL, Region: "e2e-scale", Players: players,
 		Duration: 60 * time.Second, Think: 300 * time.Millisecond, Break: 2 * time.Second, LeaveGrace: 20 * time.Second})
@@ -87,13 +99,14 @@ func TestAdminPath(t *testing.T) {
 			c.Progressf("kubectl get roomshards -o wide:\n%s", c.MustRun(kubectl, "get", "roomshards", "-o", "wide"))
 		}
 	}
-	for _, b := range []*e2e.Bots{sample, scale} {
+	for _, b := range []*e2e.Bots{sample, north, scale} {
 		r := b.Wait()
 		c.Progressf("bots %q:\n%s", r.Name, r.Summary)
 		if r.Err != nil || r.Logins <= 0 || r.Games <= 0 || r.ProtocolErrors != 0 || r.ConnectionsLost != 0 {
 			t.Errorf("bots: %v; logins %d, games %d, protocol errors %d, connections lost %d", r.Err, r.Logins, r.Games, r.ProtocolErrors, r.ConnectionsLost)
 		}
 	}
+	checkBooks(t, c, map[string]string{"doudizhu-zone1-south": dbMain, "doudizhu-zone1-north": dbNorth})
 	if peak < 3 {
 		t.Errorf("Region e2e-scale reached %d ready shards under %d players; want ≥ 3", peak, players)
 	}
@@ -141,6 +154,36 @@ func TestAdminPath(t *testing.T) {
 	}
 	for _, v := range obs.Stop() {
 		t.Errorf("invariant: %s", v)
+	}
+}
+
+// checkBooks shows that each Region's games were settled in its own
+// database, and only there, with books that hold (every game zero-sum,
+// every balance equal to its ledger).
+func checkBooks(t *testing.T, c *e2e.Cluster, dbs map[string]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for region, dsn := range dbs {
+		c.Progressf("%s", strings.TrimSpace(c.MustRun(filepath.Join(c.Root, "bin", "gamehall"), "check-settlements", "--database-url", dsn)))
+		s, err := store.Open(ctx, dsn, store.Options{})
+		if err != nil {
+			t.Fatalf("%s's database: %v", region, err)
+		}
+		defer s.Close()
+		names, err := s.RegionNames(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if _, mine := dbs[name]; mine && name != region {
+				t.Errorf("%s's database holds players of %s", region, name)
+			}
+		}
+		rep, err := s.Check(ctx, region)
+		if err != nil || !rep.OK() || rep.Games == 0 {
+			t.Errorf("%s's books: %v, %v; want games, all settled once", region, rep, err)
+		}
 	}
 }
 
