@@ -167,10 +167,44 @@ ramp:
 		wg.Go(func() { p.run(ctx) })
 	}
 	wg.Wait()
+	if ctx.Err() == nil {
+		r.confirmBalances(ctx)
+	}
 	if n := r.stats.ProtocolErrs.Load(); n > 0 {
 		return r.stats, fmt.Errorf("%d protocol errors", n)
 	}
 	return r.stats, nil
+}
+
+// confirmSample is how many players' balances confirmBalances asks the hall for.
+const confirmSample = 20
+
+// confirmBalances compares the balance the last GAME_OVER told a few
+// players with what GET /v1/me answers after the run: the database must
+// hold what the players were told.
+func (r *Runner) confirmBalances(ctx context.Context) {
+	st := r.stats
+	n := 0
+	for region, players := range st.Balances() {
+		for account, coins := range players {
+			if n >= confirmSample {
+				return
+			}
+			n++
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			got, err := r.hall.balance(cctx, account, region)
+			cancel()
+			switch {
+			case err != nil:
+				st.BalanceUnchecked.Add(1)
+				r.log.V(1).Info("balance check failed", "account", account, "err", err.Error())
+			case got != coins:
+				st.ProtocolError(fmt.Sprintf("balance of %s in %s: told %d, /v1/me says %d", account, region, coins, got))
+			default:
+				st.BalanceConfirmed.Add(1)
+			}
+		}
+	}
 }
 
 // regionFor picks a region: the configured one, or one of the hall's.

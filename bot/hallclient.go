@@ -16,6 +16,7 @@ import (
 
 	"github.com/gamehall/gamehall/hall"
 	"github.com/gamehall/gamehall/login"
+	"github.com/gamehall/gamehall/profiles"
 )
 
 // hallClient speaks the login and hall HTTP APIs.
@@ -79,6 +80,37 @@ func (h *hallClient) login(ctx context.Context, account string) (login.Response,
 		return login.Response{}, errors.New("login answer without a ticket")
 	}
 	return out, nil
+}
+
+// balance logs account in again and reads its balance in region from GET /v1/me.
+func (h *hallClient) balance(ctx context.Context, account, region string) (int64, error) {
+	lr, err := h.login(ctx, account)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/v1/me", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+lr.Ticket)
+	resp, err := h.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, apiError(resp)
+	}
+	var me profiles.MeResponse
+	if err := json.NewDecoder(resp.Body).Decode(&me); err != nil {
+		return 0, fmt.Errorf("/v1/me answer: %w", err)
+	}
+	for _, r := range me.Regions {
+		if r.Region == region {
+			return r.Coins, nil
+		}
+	}
+	return 0, fmt.Errorf("/v1/me lists no region %s", region)
 }
 
 // regions lists the hall's regions.

@@ -118,6 +118,9 @@ type Stats struct {
 	PendingGames  atomic.Int64 // GAME_OVER before the store answered
 	LateSettled   atomic.Int64 // Settled pushes that followed a pending GAME_OVER
 	UnratedGames  atomic.Int64 // the region keeps no balances
+	// After the run, a sample of players' last balances against GET /v1/me:
+	BalanceConfirmed atomic.Int64
+	BalanceUnchecked atomic.Int64 // the hall did not answer
 
 	Login, Directory, Enter, MoveDelivery, Ping Histogram
 
@@ -251,7 +254,8 @@ func (s *Stats) Summary() string {
 		s.FairVerified.Load(), s.FairFailures.Load(), s.FairUnwatched.Load())
 	fmt.Fprintf(&b, "  settlement       %d GAME_OVERs settled, %d pending (then %d Settled), %d unrated\n",
 		s.SettledGames.Load(), s.PendingGames.Load(), s.LateSettled.Load(), s.UnratedGames.Load())
-	fmt.Fprintf(&b, "  balances         %s\n", s.balanceSummary())
+	fmt.Fprintf(&b, "  balances         %s; %d of them confirmed by GET /v1/me after the run (%d unanswered)\n",
+		s.balanceSummary(), s.BalanceConfirmed.Load(), s.BalanceUnchecked.Load())
 	fmt.Fprintf(&b, "  moves            %d (%d auto-played by the server, %d too late), chats %d, visits completed %d\n",
 		s.Moves.Load(), s.AutoMoves.Load(), s.LateMoves.Load(), s.Chats.Load(), s.Visits.Load())
 	b.WriteString("  latency          count      p50      p90      p99    p99.9      max\n")

@@ -99,9 +99,9 @@ func TestDataSurvivesRestart(t *testing.T) {
 	}
 	stop()
 	told := stats.Balances()
-	if len(told["south"]) == 0 || len(told["north"]) == 0 || stats.FairFailures.Load() != 0 || stats.FairVerified.Load() == 0 {
-		t.Fatalf("balances told in south %d, north %d; fair deals verified %d, failed %d",
-			len(told["south"]), len(told["north"]), stats.FairVerified.Load(), stats.FairFailures.Load())
+	if len(told["south"]) == 0 || len(told["north"]) == 0 || stats.FairFailures.Load() != 0 || stats.FairVerified.Load() == 0 || stats.BalanceConfirmed.Load() == 0 {
+		t.Fatalf("balances told in south %d, north %d (confirmed by /v1/me %d); fair deals verified %d, failed %d",
+			len(told["south"]), len(told["north"]), stats.BalanceConfirmed.Load(), stats.FairVerified.Load(), stats.FairFailures.Load())
 	}
 
 	// The files: accounts and South share db-main.db, North has db-north.db.
