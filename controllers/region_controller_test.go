@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agonesv1 "github.com/gamehall/gamehall/api/agones/v1"
 	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
@@ -118,7 +119,7 @@ func TestRegionDrainsSafely(t *testing.T) {
 		g.Expect(env.Client.Get(ctx, shardKey(ns, "east", 1), &s1)).To(Succeed())
 		g.Expect(s1.Spec.Draining).To(BeTrue())
 		g.Expect(s1.Spec.DrainStartTime).NotTo(BeNil())
-		g.Expect(condition(s1.Status.Conditions, gamehallv1.ConditionDraining).Reason).To(Equal(gamehallv1.ReasonDrainRequested))
+		g.Expect(condition(s1.Status.Conditions, gamehallv1.ConditionDraining).Reason).To(Equal(gamehallv1.ReasonDrainConfirmed))
 		var gs agonesv1.GameServer
 		g.Expect(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: s1.Status.GameServer}, &gs)).To(Succeed())
 		g.Expect(gs.Labels).To(HaveKeyWithValue(gamehallv1.LabelDraining, "true"))
@@ -199,4 +200,90 @@ func TestRegionScalingLimited(t *testing.T) {
 		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonWithinLimits))
 	}).Should(Succeed())
+}
+
+// The drain is a conversation with the game server, never a count read off
+// the API: a shard marked draining with 0 players reported is not deleted in
+// the same pass (nor later) until its game server confirmed the drain and,
+// empty, shut itself down. A player could be entering at that very moment;
+// only the game server knows.
+func TestRegionDeletesOnlyShardsThatDrainedThemselves(t *testing.T) {
+	ctx, ns, g := setup(t)
+	agonesOnly(ctx, t, ns) // the test plays the game servers
+	g.Expect(env.Client.Create(ctx, region(ns, "quiet", 1, 3, time.Second))).To(Succeed())
+	setPlayers(ctx, g, ns, ShardName("quiet", 0), 15)
+	g.Eventually(func() []int32 { return shardIndexes(ctx, g, ns, "quiet") }).Should(ConsistOf(int32(0), int32(1)))
+	gameServerOf(ctx, g, ns, ShardName("quiet", 1))
+	setPlayers(ctx, g, ns, ShardName("quiet", 0), 5) // shard 1 (0 players) is not needed
+
+	var s1 gamehallv1.RoomShard
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, shardKey(ns, "quiet", 1), &s1)).To(Succeed())
+		g.Expect(s1.Spec.Draining).To(BeTrue())
+		g.Expect(condition(s1.Status.Conditions, gamehallv1.ConditionDraining).Reason).To(Equal(gamehallv1.ReasonDrainRequested))
+	}).Should(Succeed())
+	// Reported empty, but unconfirmed: it stays, with its GameServer.
+	g.Consistently(func() bool { return gone(ctx, s1.DeepCopy())() }).Should(BeFalse())
+	gs := gameServerOf(ctx, g, ns, s1.Name)
+	g.Expect(gs.Labels).To(HaveKeyWithValue(gamehallv1.LabelDraining, "true"))
+
+	// The game server confirms: still running, so it still stays.
+	patch := client.MergeFrom(gs.DeepCopy())
+	gs.Labels[gamehallv1.LabelDrainConfirmed] = "true"
+	g.Expect(env.Client.Patch(ctx, gs, patch)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, shardKey(ns, "quiet", 1), &s1)).To(Succeed())
+		c := condition(s1.Status.Conditions, gamehallv1.ConditionDraining)
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonDrainConfirmed))
+	}).Should(Succeed())
+	g.Consistently(func() bool { return gone(ctx, s1.DeepCopy())() }).Should(BeFalse())
+
+	// Empty and drained, it shuts down (Agones then deletes its GameServer):
+	// now the shard goes.
+	gs = gameServerOf(ctx, g, ns, s1.Name)
+	patch = client.MergeFrom(gs.DeepCopy())
+	gs.Status.State = agonesv1.GameServerStateShutdown
+	g.Expect(env.Client.Patch(ctx, gs, patch)).To(Succeed())
+	g.Eventually(gone(ctx, &s1)).Should(BeTrue())
+	g.Eventually(gone(ctx, gs)).Should(BeTrue())
+	g.Expect(eventNotes(ctx, g, ns, "quiet", EventShardDeleted)).To(ConsistOf(ContainSubstring("drained and shut down")))
+	g.Expect(eventNotes(ctx, g, ns, s1.Name, EventGameServerReplaced)).To(BeEmpty())
+}
+
+// The Region's drainTimeout reaches the game server as a deadline on its
+// GameServer (drainStartTime + drainTimeout); with none set there is no
+// deadline and the game server waits for its last player.
+func TestDrainDeadlineReachesGameServer(t *testing.T) {
+	ctx, ns, g := setup(t)
+	agonesOnly(ctx, t, ns) // no game server shuts down: the shards stay to be looked at
+	rg := region(ns, "dl", 2, 2, time.Second)
+	rg.Spec.Scaling.DrainTimeout = &metav1.Duration{Duration: time.Hour}
+	g.Expect(env.Client.Create(ctx, rg)).To(Succeed())
+	nodl := region(ns, "nodl", 2, 2, time.Second)
+	g.Expect(env.Client.Create(ctx, nodl)).To(Succeed())
+	for _, name := range []string{"dl", "nodl"} {
+		setPlayers(ctx, g, ns, ShardName(name, 1), 3) // keeps it from shutting down once drained
+		var r gamehallv1.Region
+		g.Expect(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &r)).To(Succeed())
+		patch := client.MergeFrom(r.DeepCopy())
+		r.Spec.MinShards = 1
+		g.Expect(env.Client.Patch(ctx, &r, patch)).To(Succeed())
+	}
+	for name, want := range map[string]bool{"dl": true, "nodl": false} {
+		var s gamehallv1.RoomShard
+		g.Eventually(func(g Gomega) {
+			g.Expect(env.Client.Get(ctx, shardKey(ns, name, 0), &s)).To(Succeed()) // the emptiest drains
+			g.Expect(s.Spec.Draining).To(BeTrue())
+			var gs agonesv1.GameServer
+			g.Expect(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: s.Status.GameServer}, &gs)).To(Succeed())
+			g.Expect(gs.Labels).To(HaveKeyWithValue(gamehallv1.LabelDraining, "true"))
+			if !want {
+				g.Expect(gs.Annotations).NotTo(HaveKey(gamehallv1.AnnotationDrainDeadline))
+				return
+			}
+			g.Expect(gs.Annotations).To(HaveKeyWithValue(gamehallv1.AnnotationDrainDeadline,
+				s.Spec.DrainStartTime.Add(time.Hour).UTC().Format(time.RFC3339)))
+		}).Should(Succeed(), name)
+	}
 }

@@ -159,7 +159,6 @@ func (r *RoomShardReconciler) reconcileNormal(ctx context.Context, shard *gameha
 	st := &shard.Status
 	st.Capacity = shard.Capacity()
 	st.Rooms = fmt.Sprintf("%d-%d", shard.Spec.FirstRoom, shard.LastRoom())
-	setDrainingCondition(shard)
 
 	gss, err := r.gameServers(ctx, shard)
 	if err != nil {
@@ -170,6 +169,8 @@ func (r *RoomShardReconciler) reconcileNormal(ctx context.Context, shard *gameha
 		current = &gss[0]
 		st.Restarts = max(st.Restarts, replacementOf(current))
 	}
+	drained := endedByDrain(shard, current) // before the condition is recomputed
+	setDrainingCondition(shard, current)
 	// Older GameServers left by a replacement that was cut short.
 	for i := 1; i < len(gss); i++ {
 		if gss[i].DeletionTimestamp.IsZero() {
@@ -188,7 +189,11 @@ func (r *RoomShardReconciler) reconcileNormal(ctx context.Context, shard *gameha
 
 	case current == nil:
 		n := st.Restarts
-		if st.GameServer != "" {
+		switch {
+		case st.GameServer != "" && drained:
+			// It drained, emptied and shut down just as it was un-drained.
+			event(r.Recorder, shard, false, EventGameServerDrained, "Create", "GameServer %s shut down drained before it saw the un-drain; creating a new one", st.GameServer)
+		case st.GameServer != "":
 			// It existed and vanished without us: count it as a failure.
 			n++
 			event(r.Recorder, shard, true, EventGameServerFailed, "Replace", "GameServer %s disappeared; creating a new one", st.GameServer)
@@ -201,26 +206,44 @@ func (r *RoomShardReconciler) reconcileNormal(ctx context.Context, shard *gameha
 		setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonGameServerPending, fmt.Sprintf("GameServer %s is being deleted", current.Name))
 		return ctrl.Result{}, nil
 
-	case failed(current.Status.State) && !shard.Spec.Draining:
+	case failed(current.Status.State) && shard.Spec.Draining:
+		// Shut down once drained and empty (or crashed while draining):
+		// nobody is left on it. Agones deletes a Shutdown GameServer itself;
+		// deleting it here too covers the other failed states.
+		r.mirror(shard, current)
+		if err := r.Delete(ctx, current); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("delete drained GameServer %s: %w", current.Name, err)
+		}
+		if current.Status.State == agonesv1.GameServerStateShutdown {
+			log.Info("drained shard shut down empty", "gameServer", current.Name)
+			event(r.Recorder, shard, false, EventGameServerDrained, "Delete", "GameServer %s drained, emptied and shut down", current.Name)
+		}
+		st.State = "Terminating"
+		setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonDrained, "the shard drained: its GameServer is being deleted")
+		return ctrl.Result{}, nil
+
+	case failed(current.Status.State) && endedByDrain(shard, current):
+		// Drained and shut down just as it was un-drained: no failure.
+		r.mirror(shard, current)
+		if err := r.Delete(ctx, current); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("delete drained GameServer %s: %w", current.Name, err)
+		}
+		st.State = "Terminating"
+		setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonGameServerPending, fmt.Sprintf("GameServer %s shut down drained before it saw the un-drain; a new one follows", current.Name))
+		return ctrl.Result{}, nil
+
+	case failed(current.Status.State):
 		r.mirror(shard, current)
 		return r.replace(ctx, shard, current)
 	}
 
-	// Running (or starting): pass the drain flag down and mirror the status.
-	if err := r.syncDrainLabel(ctx, shard, current); err != nil {
+	// Running (or starting): pass the drain request down and mirror the
+	// status. A draining game server shuts itself down once it is empty;
+	// the operator deletes none on a count (see roomshard_drain.go).
+	if err := r.syncDrain(ctx, shard, current); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.mirror(shard, current)
-	if shard.Spec.Draining && (st.Players == 0 || failed(current.Status.State)) {
-		if err := r.Delete(ctx, current); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, fmt.Errorf("delete drained GameServer %s: %w", current.Name, err)
-		}
-		log.Info("drained shard is empty: GameServer deleted", "gameServer", current.Name)
-		event(r.Recorder, shard, false, EventGameServerDrained, "Delete", "shard drained and empty: deleted GameServer %s", current.Name)
-		st.State = "Terminating"
-		setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonDrained, "the shard drained: its GameServer is being deleted")
-		return ctrl.Result{}, nil
-	}
 	if serving(current.Status.State) && st.Address != "" {
 		setReady(shard, metav1.ConditionTrue, gamehallv1.ReasonGameServerReady, fmt.Sprintf("GameServer %s is %s at %s:%d", current.Name, current.Status.State, st.Address, st.Port))
 	} else {
@@ -318,26 +341,6 @@ func (r *RoomShardReconciler) create(ctx context.Context, shard *gamehallv1.Room
 	return ctrl.Result{}, nil
 }
 
-func (r *RoomShardReconciler) syncDrainLabel(ctx context.Context, shard *gamehallv1.RoomShard, gs *agonesv1.GameServer) error {
-	has := gs.Labels[gamehallv1.LabelDraining] == "true"
-	if has == shard.Spec.Draining {
-		return nil
-	}
-	patch := client.MergeFrom(gs.DeepCopy())
-	if shard.Spec.Draining {
-		if gs.Labels == nil {
-			gs.Labels = map[string]string{}
-		}
-		gs.Labels[gamehallv1.LabelDraining] = "true"
-	} else {
-		delete(gs.Labels, gamehallv1.LabelDraining)
-	}
-	if err := r.Patch(ctx, gs, patch, FieldOwner); err != nil {
-		return fmt.Errorf("set drain label on GameServer %s: %w", gs.Name, err)
-	}
-	return nil
-}
-
 func (r *RoomShardReconciler) mirror(shard *gamehallv1.RoomShard, gs *agonesv1.GameServer) {
 	st := &shard.Status
 	st.GameServer = gs.Name
@@ -382,15 +385,6 @@ func setReady(shard *gamehallv1.RoomShard, status metav1.ConditionStatus, reason
 	meta.SetStatusCondition(&shard.Status.Conditions, metav1.Condition{
 		Type: gamehallv1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: shard.Generation,
 	})
-}
-
-func setDrainingCondition(shard *gamehallv1.RoomShard) {
-	c := metav1.Condition{Type: gamehallv1.ConditionDraining, Status: metav1.ConditionFalse, Reason: gamehallv1.ReasonNotDraining,
-		Message: "the shard takes new players", ObservedGeneration: shard.Generation}
-	if shard.Spec.Draining {
-		c.Status, c.Reason, c.Message = metav1.ConditionTrue, gamehallv1.ReasonDrainRequested, "the shard takes no new players and is deleted once empty"
-	}
-	meta.SetStatusCondition(&shard.Status.Conditions, c)
 }
 
 // SetupWithManager watches RoomShards, the GameServers they control, and the

@@ -140,10 +140,57 @@ func region(ns, name string, min, max int32, delay time.Duration) *gamehallv1.Re
 	}
 }
 
-// agones plays the Agones controller in ns until the test ends: every new
-// GameServer goes Scheduled, then Ready with an address, a port and its
-// counters, as the sidecar's SDK calls would make it.
+// agones plays the Agones controller and the game servers in ns until the
+// test ends: every new GameServer goes Ready with an address, a port and its
+// counters, as the sidecar's SDK calls would make it; and each game server
+// answers the operator's drain label as gameserver.Server does: it confirms
+// the drain (LabelDrainConfirmed), withdraws the confirmation on an
+// un-drain, and, drained with no players, shuts down (state Shutdown, which
+// Agones follows by deleting the GameServer).
 func agones(ctx context.Context, t *testing.T, ns string) {
+	agonesOnly(ctx, t, ns)
+	go func() {
+		for ctx.Err() == nil {
+			var list agonesv1.GameServerList
+			if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err == nil {
+				for i := range list.Items {
+					playShard(ctx, &list.Items[i])
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+}
+
+// playShard is one look of a game server at its GameServer (see agones).
+func playShard(ctx context.Context, gs *agonesv1.GameServer) {
+	if !serving(gs.Status.State) || !gs.DeletionTimestamp.IsZero() {
+		return
+	}
+	asked := gs.Labels[gamehallv1.LabelDraining] == "true"
+	confirmed := gs.Labels[gamehallv1.LabelDrainConfirmed] == "true"
+	patch := client.MergeFrom(gs.DeepCopy())
+	switch {
+	case asked && confirmed && gs.Status.Counters[CounterPlayers].Count == 0:
+		gs.Status.State = agonesv1.GameServerStateShutdown
+		if env.Client.Patch(ctx, gs, patch) == nil {
+			_ = env.Client.Delete(ctx, gs)
+		}
+		return
+	case asked != confirmed:
+		gs.Labels[gamehallv1.LabelDrainConfirmed] = strconv.FormatBool(asked)
+	default:
+		return
+	}
+	_ = env.Client.Patch(ctx, gs, patch)
+}
+
+// agonesOnly plays the Agones controller alone: GameServers go Ready, and
+// nothing answers a drain (the test plays the game server).
+func agonesOnly(ctx context.Context, t *testing.T, ns string) {
 	go func() {
 		port := int32(7100)
 		for ctx.Err() == nil {

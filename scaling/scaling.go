@@ -11,7 +11,11 @@
 //   - scale up takes the lowest free index;
 //   - scale down only after the delay, by marking the emptiest non-draining shard
 //     draining (ties: the highest index), one shard per delay period;
-//   - a draining shard is deleted once empty, or once its drain timeout (if set) expired.
+//   - a draining shard is deleted once its game server is gone — it confirmed
+//     the drain, emptied and shut itself down (the Agones way), or it failed —
+//     or once its drain timeout (if set) expired. A player count never deletes
+//     a running shard: it may be seconds old, and a player who entered before
+//     the shard saw the drain would be cut.
 package scaling
 
 import (
@@ -29,7 +33,8 @@ type Shard struct {
 	Draining bool
 	// Running: the shard's game server exists and is not crashed or shut down.
 	// Only a running draining shard can be un-drained; a draining shard that is
-	// not running has nobody left on it and is deleted.
+	// not running has nobody left on it and is deleted. A draining game server
+	// stops running on its own once it is empty.
 	Running      bool
 	DrainStarted time.Time // when Draining was set; zero if unknown
 }
@@ -205,14 +210,13 @@ func Decide(in Input) (Decision, error) {
 		}
 	}
 
-	// 2. Remove draining shards nobody is on (or whose game server is gone).
-	if s, ok := pick(in.Shards, func(s Shard) bool { return s.Draining && (s.Players == 0 || !s.Running) }, emptiestHighest); ok {
+	// 2. Remove draining shards whose game server is gone: it emptied and
+	//    shut down, or it failed (nobody is on it either way). A running one
+	//    waits, however empty it looks: only the game server knows that no
+	//    player is entering at this instant.
+	if s, ok := pick(in.Shards, func(s Shard) bool { return s.Draining && !s.Running }, emptiestHighest); ok {
 		d.Action, d.Index = Delete, s.Index
-		if s.Running {
-			d.Reason = fmt.Sprintf("draining shard %d is empty: delete it", s.Index)
-		} else {
-			d.Reason = fmt.Sprintf("draining shard %d no longer runs: delete it", s.Index)
-		}
+		d.Reason = fmt.Sprintf("draining shard %d no longer runs (drained and shut down): delete it", s.Index)
 		return d, nil
 	}
 

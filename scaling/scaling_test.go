@@ -91,8 +91,8 @@ func TestDecide(t *testing.T) {
 			action: Undrain, index: 1, desired: 2, reasonHas: "un-drain shard 1",
 		},
 		{
-			name: "a blocked create still deletes an empty draining shard", shards: []Shard{serving(0, 100), draining(1, 0, t0)}, blocked: "no Hall",
-			action: Delete, index: 1, desired: 1, reasonHas: "is empty",
+			name: "a blocked create still deletes a drained shard that shut down", shards: []Shard{serving(0, 100), {Index: 1, Draining: true, DrainStarted: t0}}, blocked: "no Hall",
+			action: Delete, index: 1, desired: 1, reasonHas: "drained and shut down",
 		},
 		{
 			name: "not-ready new shard counts, no double create", shards: []Shard{serving(0, 16001), {Index: 1, Running: true}},
@@ -183,9 +183,16 @@ func TestDecide(t *testing.T) {
 			action: Delete, index: 1, desired: 2, cutOff: 0, reasonHas: "no longer runs",
 		},
 		{
-			name: "an empty drained shard is deleted", shards: []Shard{serving(0, 100), draining(1, 0, t0)},
+			// Its count may be seconds old and a player may be entering now:
+			// only the game server can tell, by shutting down once empty.
+			name: "a running draining shard reporting 0 players is not deleted", shards: []Shard{serving(0, 100), draining(1, 0, t0)},
 			now:    t0.Add(time.Minute),
-			action: Delete, index: 1, desired: 1, reasonHas: "is empty",
+			action: None, desired: 1,
+		},
+		{
+			name: "a drained shard whose game server shut down is deleted", shards: []Shard{serving(0, 100), {Index: 1, Draining: true, DrainStarted: t0}},
+			now:    t0.Add(time.Minute),
+			action: Delete, index: 1, desired: 1, reasonHas: "drained and shut down",
 		},
 		{
 			name: "an occupied drained shard is never deleted without timeout", shards: []Shard{serving(0, 100), draining(1, 1, t0)},
@@ -211,7 +218,7 @@ func TestDecide(t *testing.T) {
 			action: None, desired: 1,
 		},
 		{
-			name: "empty draining deleted before the timed out one", shards: []Shard{serving(0, 100), draining(1, 7, t0), draining(2, 0, t0.Add(50*time.Minute))},
+			name: "shut-down draining deleted before the timed out one", shards: []Shard{serving(0, 100), draining(1, 7, t0), {Index: 2, Draining: true, DrainStarted: t0.Add(50 * time.Minute)}},
 			policy: func(p *Policy) { p.DrainTimeout = time.Hour },
 			now:    t0.Add(2 * time.Hour),
 			action: Delete, index: 2, desired: 1, cutOff: 0,
@@ -291,6 +298,13 @@ func TestDecideConverges(t *testing.T) {
 					shards[i].DrainStarted = now
 				}
 			}
+		case None:
+			// A draining game server with nobody on it shuts itself down.
+			for i := range shards {
+				if shards[i].Draining && shards[i].Players == 0 {
+					shards[i].Running = false
+				}
+			}
 		case Delete:
 			for i := range shards {
 				if shards[i].Index == d.Index {
@@ -338,7 +352,7 @@ func TestDecideConverges(t *testing.T) {
 	if len(shards) != 7 {
 		t.Fatalf("100,000 players: %d shards, want 7", len(shards))
 	}
-	// Everyone leaves: one drain per 5 minutes, deletes as soon as empty.
+	// Everyone leaves: one drain per 5 minutes, deleted once shut down empty.
 	drains := 0
 	for i := 0; i < 200; i++ {
 		spread(0)

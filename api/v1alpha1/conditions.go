@@ -47,7 +47,9 @@ const (
 	ReasonGameServerFailed   = "GameServerFailed"
 	ReasonGameServerMissing  = "GameServerMissing"
 	ReasonReplacementBackoff = "ReplacementBackoff"
-	ReasonDrainRequested     = "DrainRequested"
+	ReasonDrainRequested     = "DrainRequested"   // asked to drain; the game server has not confirmed yet
+	ReasonDrainConfirmed     = "DrainConfirmed"   // the game server refuses new players and shuts down once empty
+	ReasonUndrainRequested   = "UndrainRequested" // un-drained; the game server still refuses players until it sees it
 	ReasonNotDraining        = "NotDraining"
 	ReasonDrained            = "Drained"
 	ReasonRoomsReported      = "RoomsReported"
@@ -77,6 +79,17 @@ const (
 	// LabelDraining is set to "true" on a GameServer whose shard drains; the
 	// game server watches it through the Agones SDK.
 	LabelDraining = "gamehall.dev/draining"
+	// AnnotationDrainDeadline (GameServer, written by the operator with
+	// LabelDraining) is when a draining game server gives up on its last
+	// players (RFC 3339): the Region's drainTimeout after the drain started.
+	// Absent: the game server waits for its last player, however long.
+	AnnotationDrainDeadline = "gamehall.dev/drain-deadline"
+	// LabelDrainConfirmed is the game server's answer to LabelDraining, set
+	// through the Agones SDK (PUT /metadata/label, key "draining", which
+	// Agones prefixes): "true" once it refuses new players and has reported
+	// its exact player count; "false" once an un-drain reopened it. The
+	// RoomShard's Draining condition mirrors it.
+	LabelDrainConfirmed = "agones.dev/sdk-draining"
 	// LabelHall names the Hall that owns a Deployment, Service or pod.
 	LabelHall = "gamehall.dev/hall"
 )

@@ -103,7 +103,8 @@ type RoomShardStatus struct {
 	// +optional
 	Restarts int32 `json:"restarts,omitempty"`
 	// conditions: Ready (the GameServer is Ready and reachable), Draining
-	// and RoomsReported.
+	// (DrainRequested, DrainConfirmed by the game server, Drained,
+	// UndrainRequested, or NotDraining) and RoomsReported.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -142,7 +143,7 @@ type RoomStatus struct {
 // +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.status.capacity`
 // +kubebuilder:printcolumn:name="Full",type=integer,JSONPath=`.status.fullRooms`,priority=1,description="Rooms with no free seat"
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
-// +kubebuilder:printcolumn:name="Draining",type=boolean,JSONPath=`.spec.draining`,priority=1
+// +kubebuilder:printcolumn:name="Drain",type=string,JSONPath=`.status.conditions[?(@.type=="Draining")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Address",type=string,JSONPath=`.status.address`
 // +kubebuilder:printcolumn:name="Port",type=integer,JSONPath=`.status.port`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
