@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -36,6 +37,39 @@ func Code(err error) pb.ErrorCode {
 
 // ErrClosed is returned by requests on a closed connection; Err says why.
 var ErrClosed = errors.New("gamehall: connection closed")
+
+// KickedError is why a connection ended when the server said why (Kicked).
+type KickedError struct {
+	Code   pb.KickCode
+	Reason string
+}
+
+func (e *KickedError) Error() string {
+	return fmt.Sprintf("gamehall: kicked (%s): %s", e.Code, e.Reason)
+}
+
+// Resumable reports whether a connection that ended with err (its Err) may
+// be resumed by dialling the same shard with the same ticket within the
+// reconnect grace: it was lost, neither closed by us nor ended by the
+// server with a reason.
+func Resumable(err error) bool {
+	var k *KickedError
+	return err != nil && !errors.Is(err, ErrClosed) && !errors.As(err, &k)
+}
+
+// ShardGone reports whether err (a connection's Err, or a failed Dial) says
+// the shard is going or gone: the player picks a room from the hall again.
+func ShardGone(err error) bool {
+	var k *KickedError
+	if errors.As(err, &k) {
+		return k.Code == pb.KickCode_KICK_SHUTDOWN || k.Code == pb.KickCode_KICK_DRAIN_TIMEOUT
+	}
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.Code == pb.ErrorCode_DRAINING
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
 
 // Options tune a connection; zero values take defaults.
 type Options struct {
@@ -71,6 +105,7 @@ type Conn struct {
 	events  chan *pb.Envelope
 	done    chan struct{}
 	err     error
+	kicked  *pb.Kicked // the server's last word, if it said one
 	once    sync.Once
 
 	// Welcome is the server's answer to Hello.
@@ -173,7 +208,9 @@ func (c *Conn) Events() <-chan *pb.Envelope { return c.events }
 // Done is closed when the connection ends.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
-// Err is why the connection ended.
+// Err is why the connection ended: ErrClosed after Close, a *KickedError
+// when the server said why, else the transport's error (see Resumable,
+// ShardGone).
 func (c *Conn) Err() error {
 	select {
 	case <-c.done:
@@ -208,6 +245,12 @@ func (c *Conn) readLoop() {
 	for {
 		p, err := c.tr.read(c.opts.MaxFrame)
 		if err != nil {
+			c.mu.Lock()
+			k := c.kicked
+			c.mu.Unlock()
+			if k != nil {
+				err = &KickedError{Code: k.Code, Reason: k.Reason}
+			}
 			c.fail(err)
 			return
 		}
@@ -228,6 +271,11 @@ func (c *Conn) readLoop() {
 		}
 		if env.Seq == 0 && env.GetPong() != nil {
 			continue // a keep-alive's answer
+		}
+		if k := env.GetKicked(); k != nil {
+			c.mu.Lock()
+			c.kicked = k
+			c.mu.Unlock()
 		}
 		if c.opts.OnEvent != nil {
 			c.opts.OnEvent(env)
@@ -278,16 +326,24 @@ func (c *Conn) Request(ctx context.Context, env *pb.Envelope) (*pb.Envelope, err
 		c.forget(seq)
 		return nil, err
 	}
-	select {
-	case ans := <-ch:
+	answer := func(ans *pb.Envelope) (*pb.Envelope, error) {
 		if e := ans.GetError(); e != nil {
 			return ans, &Error{Code: e.Code, Message: e.Message, Rooms: e.Rooms}
 		}
 		return ans, nil
+	}
+	select {
+	case ans := <-ch:
+		return answer(ans)
 	case <-c.done:
+		select {
+		case ans := <-ch: // answered before the server closed (e.g. a Kicked after it)
+			return answer(ans)
+		default:
+		}
 		c.forget(seq)
 		if err := c.Err(); err != nil && !errors.Is(err, ErrClosed) {
-			return nil, fmt.Errorf("%w: %v", ErrClosed, err)
+			return nil, fmt.Errorf("%w: %w", ErrClosed, err)
 		}
 		return nil, ErrClosed
 	case <-ctx.Done():

@@ -10,9 +10,11 @@ import (
 // lifecycle reports to Agones when an SDK is configured: Ready once
 // listening (retried until the sidecar answers), Health every few seconds,
 // Allocate when the first player enters, the players counter and the room
-// report (annotation roomreport.Annotation) at most once per
-// ReportInterval (and at once when players reach 0), a label while
-// draining. Without an SDK it returns at once.
+// report (annotation roomreport.Annotation) at most once per ReportInterval
+// — and at once when the shard becomes empty or stops being empty, so an
+// occupied shard never looks empty for a report interval — and the drain
+// conversation with the operator (drain.go, controllers/roomshard_drain.go).
+// Without an SDK it returns at once.
 func (s *Server) lifecycle(ctx context.Context) {
 	sdk := s.deps.SDK
 	if sdk == nil {
@@ -39,14 +41,17 @@ func (s *Server) lifecycle(ctx context.Context) {
 		return
 	}
 	log.Info("ready reported")
+	requests := make(chan DrainRequest, 1) // the latest request only
 	go func() {
-		err := sdk.WatchDraining(ctx, func(d bool) {
-			if d {
-				s.Drain()
+		err := sdk.WatchDrain(ctx, func(req DrainRequest) {
+			select {
+			case <-requests:
+			default:
 			}
+			requests <- req
 		})
 		if err != nil && ctx.Err() == nil {
-			log.Error(err, "watching the draining label failed")
+			log.Error(err, "watching the drain request failed")
 		}
 	}()
 
@@ -55,47 +60,71 @@ func (s *Server) lifecycle(ctx context.Context) {
 	report := time.NewTicker(s.cfg.ReportInterval)
 	defer report.Stop()
 	var (
-		allocated     bool
-		lastPlayers   int64 = -1
-		lastRooms     string
-		dirty         = true // the first report lists the (empty) rooms
-		labelDraining bool
+		allocated   bool
+		lastPlayers int64 = -1 // unknown: the GameServer's spec starts it at 0
+		lastRooms   string
+		dirty       = true // the first report lists the (empty) rooms
+		ack         drainAck
+		retryAck    <-chan time.Time
 	)
 	capacity := int64(s.cfg.Rooms * s.cfg.RoomCapacity)
-	// One report is at most two SDK writes, as many as when rooms were a
-	// second counter: the players counter (Agones' own) and the rooms.
-	send := func() {
+	call := func(what string, f func(context.Context) error) bool {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := f(cctx); err != nil {
+			log.V(1).Info("sidecar call failed", "call", what, "err", err.Error())
+			return false
+		}
+		return true
+	}
+	// send reports what changed — at most two SDK writes: the players
+	// counter (Agones' own) and the room report; true when both are current.
+	send := func() bool {
 		players, rooms := s.inRooms.Load(), s.roomReport().Encode()
 		if players != lastPlayers {
-			if err := sdk.SetCounter(ctx, "players", players, capacity); err != nil {
-				log.V(1).Info("counter update failed", "err", err.Error())
-				return
+			if !call("players counter", func(c context.Context) error { return sdk.SetCounter(c, "players", players, capacity) }) {
+				return false
 			}
 			lastPlayers = players
 		}
 		if rooms != lastRooms {
-			if err := sdk.SetAnnotation(ctx, roomreport.Key, rooms); err != nil {
-				log.V(1).Info("room report failed", "err", err.Error())
-				return
+			if !call("room report", func(c context.Context) error { return sdk.SetAnnotation(c, roomreport.Key, rooms) }) {
+				return false
 			}
 			lastRooms = rooms
 		}
 		dirty = false
+		return true
+	}
+	label := func(v string) bool {
+		return call("drain label", func(c context.Context) error { return sdk.SetLabel(c, "draining", v) })
+	}
+	advance := func() {
+		if ack.step(s, send, label) {
+			retryAck = nil
+		} else if retryAck == nil {
+			retryAck = time.After(250 * time.Millisecond)
+		}
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-health.C:
-			hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			if err := sdk.Health(hctx); err != nil {
-				log.V(1).Info("health ping failed", "err", err.Error())
-			}
-			cancel()
+			call("health", sdk.Health)
 		case <-report.C:
 			if dirty {
 				send()
 			}
+		case req := <-requests:
+			ack.asked = req.Draining
+			if req.Draining {
+				s.SetDrain(req) // refuse entries first; confirm after
+			}
+			advance()
+		case <-retryAck:
+			retryAck = nil
+			advance()
 		case <-s.changed:
 			players := s.inRooms.Load()
 			if players > 0 && !allocated {
@@ -103,14 +132,47 @@ func (s *Server) lifecycle(ctx context.Context) {
 				allocated = retry("allocate", sdk.Allocate)
 			}
 			dirty = true
-			if players == 0 && lastPlayers != 0 {
-				send()
+			if (players == 0) != (lastPlayers <= 0) {
+				send() // empty ↔ occupied: at once
 			}
-			if s.draining.Load() && !labelDraining {
-				if err := sdk.SetLabel(ctx, "draining", "true"); err == nil {
-					labelDraining = true
-				}
-			}
+			advance()
 		}
 	}
+}
+
+// drainAck is the shard's side of the drain conversation on its GameServer.
+type drainAck struct {
+	asked     bool // the operator's latest request
+	confirmed bool // what the shard's label says now
+}
+
+// step moves the confirmation towards the shard's state and reports whether
+// it is there. A drain is confirmed only when no entry is in progress and
+// the exact player count is reported (it can only fall after that); an
+// un-drain withdraws the confirmation before the shard takes players again.
+func (a *drainAck) step(s *Server, send func() bool, label func(string) bool) bool {
+	if !a.asked && s.drainSnapshot().asked.Draining {
+		if a.confirmed {
+			if !label("false") {
+				return false
+			}
+			a.confirmed = false
+		}
+		s.SetDrain(DrainRequest{}) // reopen (unless the shard is going away)
+	}
+	want := s.Draining()
+	switch {
+	case want == a.confirmed:
+		return true
+	case want:
+		if s.entering.Load() > 0 || !send() || !label("true") {
+			return false
+		}
+	default:
+		if !label("false") {
+			return false
+		}
+	}
+	a.confirmed = want
+	return true
 }

@@ -22,7 +22,7 @@ type fakeSDK struct {
 	counters    map[string]int64
 	labels      map[string]string
 	annotations map[string]string
-	drainingFn  func(bool)
+	drainingFn  func(gameserver.DrainRequest)
 	shutdownHit bool
 }
 
@@ -62,6 +62,7 @@ func (f *fakeSDK) SetLabel(_ context.Context, k, v string) error {
 	f.mu.Lock()
 	f.labels[k] = v
 	f.mu.Unlock()
+	f.record(fmt.Sprintf("label %s=%s", k, v))
 	return nil
 }
 func (f *fakeSDK) SetAnnotation(_ context.Context, k, v string) error {
@@ -71,7 +72,13 @@ func (f *fakeSDK) SetAnnotation(_ context.Context, k, v string) error {
 	f.record("annotation " + k + "=" + v)
 	return nil
 }
-func (f *fakeSDK) WatchDraining(ctx context.Context, fn func(bool)) error {
+
+func (f *fakeSDK) labelIs(k, v string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.labels[k] == v
+}
+func (f *fakeSDK) WatchDrain(ctx context.Context, fn func(gameserver.DrainRequest)) error {
 	f.mu.Lock()
 	f.drainingFn = fn
 	f.mu.Unlock()
@@ -130,21 +137,16 @@ func TestAgonesLifecycle(t *testing.T) {
 	}
 	eventually(t, "players counter back to 0", func() bool { return sdk.has("counter players=0/20") })
 	// The operator's draining label drains the shard; empty, it shuts down.
-	var fn func(bool)
-	eventually(t, "drain watch", func() bool {
-		sdk.mu.Lock()
-		defer sdk.mu.Unlock()
-		fn = sdk.drainingFn
-		return fn != nil
-	})
-	fn(true)
+	sdk.drainFn(t)(true)
 	select {
 	case <-e.done:
 		e.stopOnce.Do(func() {})
 	case <-time.After(20 * time.Second):
 		t.Fatal("a drained, empty shard did not stop")
 	}
-	if !sdk.has("shutdown") || sdk.labels["draining"] != "true" {
+	// Empty, it may shut down before its confirmation is out: never a
+	// withdrawn one.
+	if !sdk.has("shutdown") || sdk.labelIs("draining", "false") {
 		t.Fatalf("calls %v labels %v", sdk.calls, sdk.labels)
 	}
 }

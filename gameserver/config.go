@@ -31,7 +31,7 @@ type Config struct {
 	TurnTimeout    time.Duration // auto-play when a player does not move
 	AutoPlayDelay  time.Duration // how long a disconnected seat "thinks"
 	ReconnectGrace time.Duration // a dropped player keeps the seat this long during a game
-	DrainTimeout   time.Duration // Run returns this long after a drain even if players remain
+	DrainTimeout   time.Duration // after Drain (going away), Run returns this long later even with players left; 0: waits for them
 	ReportInterval time.Duration // Agones reports (players counter, room annotation) at most this often
 	PingInterval   time.Duration // clients ping at least this often; 3× is the read deadline
 	HelloTimeout   time.Duration
@@ -41,7 +41,7 @@ type Config struct {
 	// long and go to each member in one write with the others of the tick;
 	// it adds up to RoomTick to their delivery and divides the writes.
 	RoomTick    time.Duration
-	PresenceTTL time.Duration // room entries expire unless refreshed (refreshed at TTL/3)
+	PresenceTTL time.Duration // sessions and room entries expire unless refreshed (refreshed at TTL/3)
 
 	// Settlement (with Deps.Store): GAME_OVER waits at most SettleWait for
 	// the commit, then goes out pending; each attempt gets
@@ -95,7 +95,6 @@ func (c *Config) setDefaults() {
 	defD(&c.TurnTimeout, 20*time.Second)
 	defD(&c.AutoPlayDelay, time.Second)
 	defD(&c.ReconnectGrace, 60*time.Second)
-	defD(&c.DrainTimeout, 30*time.Minute)
 	defD(&c.ReportInterval, 5*time.Second)
 	defD(&c.PingInterval, 20*time.Second)
 	defD(&c.HelloTimeout, 10*time.Second)
@@ -150,9 +149,10 @@ type SDK interface {
 	SetCounter(ctx context.Context, name string, count, capacity int64) error
 	SetLabel(ctx context.Context, key, value string) error
 	SetAnnotation(ctx context.Context, key, value string) error
-	// WatchDraining calls fn when the operator's draining label changes; it
-	// returns when ctx ends.
-	WatchDraining(ctx context.Context, fn func(draining bool)) error
+	// WatchDrain calls fn with the operator's drain request (its draining
+	// label and deadline annotation) once, then on every change; it returns
+	// when ctx ends.
+	WatchDrain(ctx context.Context, fn func(DrainRequest)) error
 }
 
 // Deps are the shard's collaborators.

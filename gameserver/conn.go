@@ -123,13 +123,13 @@ func (c *conn) sendOK(seq uint32) {
 }
 
 // kick tells the client why and closes after the writer flushed the notice.
-func (c *conn) kick(reason string) {
-	b := protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_Kicked{Kicked: &pb.Kicked{Reason: reason}}})
+func (c *conn) kick(why kickReason) {
+	b := protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_Kicked{Kicked: &pb.Kicked{Reason: why.text, Code: why.code}}})
 	select {
 	case c.out <- outFrame{b: b}:
 	default:
 	}
-	c.closeAfterFlush(reason)
+	c.closeAfterFlush(why.text)
 }
 
 func (c *conn) close(reason string) {
@@ -254,7 +254,7 @@ func (c *conn) readLoop() {
 		if !c.msgs.take(time.Now()) {
 			c.floods++
 			if c.floods > 100 {
-				c.kick("too many messages")
+				c.kick(kickFlooding)
 				return
 			}
 			c.sendError(env.Seq, pb.ErrorCode_RATE_LIMITED, "too many messages; slow down")

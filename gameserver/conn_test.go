@@ -348,8 +348,10 @@ func TestPresenceRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = a4.EnterRoom(ctx, 1)
-	wantCode(t, err, pb.ErrorCode_SESSION_SUPERSEDED)
+	k := waitEvent(t, a4, "the old session kicked", func(env *pb.Envelope) bool { return env.GetKicked() != nil }).GetKicked()
+	if k.Code != pb.KickCode_KICK_SUPERSEDED {
+		t.Fatalf("old session's connection: %v", k)
+	}
 }
 
 func TestWebSocket(t *testing.T) {

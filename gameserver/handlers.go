@@ -167,29 +167,63 @@ func (s *Server) enterRoom(c *conn, seq uint32, num int32) {
 		c.sendError(seq, pb.ErrorCode_NO_SUCH_ROOM, "this shard has no such room")
 		return
 	}
-	if s.draining.Load() {
+	entered, ok := s.admit()
+	if !ok {
 		c.sendError(seq, pb.ErrorCode_DRAINING, "this server is closing; pick a room from the hall")
 		return
 	}
+	defer entered() // after the join: a drain waits for this entry to settle
 	if !r.reserve() {
 		c.sendError(seq, pb.ErrorCode_ROOM_FULL, "the room is full", s.roomsWithSeats(r.num, 3)...)
 		return
 	}
+	code, msg, session := s.join(c, seq, r)
+	if code != 0 {
+		r.unreserve()
+		c.sendError(seq, code, msg)
+		if code == pb.ErrorCode_SESSION_SUPERSEDED {
+			s.disconnect(p.account, session, kickSuperseded)
+		}
+	}
+}
+
+// join records c's player in r in presence and, if the connection is still
+// the player's, seats it in r (answering RoomState); else it undoes the
+// entry. A failed presence entry returns its code, the reservation kept.
+func (s *Server) join(c *conn, seq uint32, r *Room) (pb.ErrorCode, string, string) {
+	p := c.p
+	mu := s.accountLock(p.account)
+	mu.Lock()
+	defer mu.Unlock()
+	s.payLeaveLocked(p.account)
 	s.mu.Lock()
 	session := p.session
 	s.mu.Unlock()
 	if code, msg := s.presenceEnter(p.account, session, r); code != 0 {
-		r.unreserve()
-		c.sendError(seq, code, msg)
-		if code == pb.ErrorCode_SESSION_SUPERSEDED {
-			c.kick("logged in elsewhere")
-		}
-		return
+		return code, msg, session
 	}
+	// Presence was asked without the locks: the connection may have been
+	// replaced (a second Hello), closed, or its session superseded since.
+	// Joining then would seat a member nobody holds — a ghost that keeps
+	// the room full and the shard from ever draining empty.
+	s.mu.Lock()
 	r.mu.Lock()
+	if p.conn.Load() != c || s.players[p.account] != p || p.session != session || p.room.Load() != nil || s.closing {
+		r.reserved--
+		answer := p.conn.Load() == c // still there: the shard is closing, or it entered meanwhile
+		r.mu.Unlock()
+		s.mu.Unlock()
+		s.presenceLeaveLocked(p.account, s.roomKey(r)) // undo, unless the account sits there again
+		if answer {
+			c.sendError(seq, pb.ErrorCode_DRAINING, "this server is closing; pick a room from the hall")
+		}
+		return 0, "", session
+	}
 	r.joinLocked(p)
 	c.sendMsg(seq, &pb.Envelope{Msg: &pb.Envelope_RoomState{RoomState: r.stateLocked(p)}})
 	r.mu.Unlock()
+	s.mu.Unlock()
+	return 0, "", session
 }
 
 // roomsWithSeats suggests up to n other rooms of this shard with free places,

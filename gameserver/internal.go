@@ -10,18 +10,21 @@ import (
 )
 
 type metrics struct {
-	reg          *prometheus.Registry
-	connections  prometheus.Gauge
-	framesIn     prometheus.Counter
-	framesOut    prometheus.Counter
-	writes       prometheus.Counter
-	errors       *prometheus.CounterVec
-	delivery     prometheus.Histogram
-	slowClients  prometheus.Counter
-	gamesStarted prometheus.Counter
-	autoMoves    prometheus.Counter
-	escapes      prometheus.Counter
-	reconnects   prometheus.Counter
+	reg               *prometheus.Registry
+	connections       prometheus.Gauge
+	framesIn          prometheus.Counter
+	framesOut         prometheus.Counter
+	writes            prometheus.Counter
+	errors            *prometheus.CounterVec
+	delivery          prometheus.Histogram
+	slowClients       prometheus.Counter
+	gamesStarted      prometheus.Counter
+	autoMoves         prometheus.Counter
+	escapes           prometheus.Counter
+	reconnects        prometheus.Counter
+	evictions         prometheus.Counter
+	heartbeatFailures prometheus.Counter
+	cutOff            prometheus.Counter
 	settleMetrics
 }
 
@@ -30,23 +33,26 @@ type metrics struct {
 func newMetrics(s *Server) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
-		reg:          reg,
-		connections:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "gamehall_connections", Help: "Open player connections."}),
-		framesIn:     prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_frames_in_total", Help: "Frames received from players."}),
-		framesOut:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_frames_out_total", Help: "Frames written to players."}),
-		writes:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_socket_writes_total", Help: "Writes to players' sockets (one system call on TCP, carrying one or more frames)."}),
-		errors:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gamehall_errors_total", Help: "Error answers sent, by protocol error code."}, []string{"code"}),
-		delivery:     prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gamehall_delivery_seconds", Help: "From making a game event or room chat (the oldest of a room's batch) to writing it to the player's socket.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
-		slowClients:  prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_slow_clients_total", Help: "Connections closed because their write queue filled."}),
-		gamesStarted: prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_games_started_total", Help: "Games started."}),
-		autoMoves:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_auto_moves_total", Help: "Moves the server made for a player (turn timer or reconnect grace)."}),
-		escapes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_escapes_total", Help: "Games ended because a player left or did not come back."}),
-		reconnects:   prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_reconnects_total", Help: "Players who resumed their seat on a new connection."}),
+		reg:               reg,
+		connections:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "gamehall_connections", Help: "Open player connections."}),
+		framesIn:          prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_frames_in_total", Help: "Frames received from players."}),
+		framesOut:         prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_frames_out_total", Help: "Frames written to players."}),
+		writes:            prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_socket_writes_total", Help: "Writes to players' sockets (one system call on TCP, carrying one or more frames)."}),
+		errors:            prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gamehall_errors_total", Help: "Error answers sent, by protocol error code."}, []string{"code"}),
+		delivery:          prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gamehall_delivery_seconds", Help: "From making a game event or room chat (the oldest of a room's batch) to writing it to the player's socket.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
+		slowClients:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_slow_clients_total", Help: "Connections closed because their write queue filled."}),
+		gamesStarted:      prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_games_started_total", Help: "Games started."}),
+		autoMoves:         prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_auto_moves_total", Help: "Moves the server made for a player (turn timer or reconnect grace)."}),
+		escapes:           prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_escapes_total", Help: "Games ended because a player left or did not come back."}),
+		reconnects:        prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_reconnects_total", Help: "Players who resumed their seat on a new connection."}),
+		evictions:         prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_evictions_total", Help: "Sessions disconnected because presence says a newer login or a logout ended them."}),
+		heartbeatFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_presence_heartbeat_failures_total", Help: "Presence heartbeats that failed (presence unreachable); players stay."}),
+		cutOff:            prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_players_cut_off_total", Help: "Players in rooms when the shard closed (drain deadline passed, or stopped at once)."}),
 	}
 	m.settleMetrics = newSettleMetrics()
 	reg.MustRegister(m.settleMetrics.collectors()...)
 	reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.writes, m.errors, m.delivery, m.slowClients,
-		m.gamesStarted, m.autoMoves, m.escapes, m.reconnects,
+		m.gamesStarted, m.autoMoves, m.escapes, m.reconnects, m.evictions, m.heartbeatFailures, m.cutOff,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gamehall_players", Help: "Players in rooms (including seats held for reconnect)."},
 			func() float64 { return float64(s.inRooms.Load()) }),
@@ -116,7 +122,14 @@ func (s *Server) internalHandler() http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(s.Stats())
+		if r.URL.Query().Get("players") == "" {
+			json.NewEncoder(w).Encode(s.Stats())
+			return
+		}
+		json.NewEncoder(w).Encode(struct {
+			Stats
+			PlayerList []PlayerStat
+		}{s.Stats(), s.PlayerStats()})
 	})
 	return mux
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/gamehall/gamehall/presence"
 )
 
 // ServerVersion is reported in Welcome.
@@ -52,12 +54,17 @@ type Server struct {
 	players map[string]*player
 	conns   map[*conn]struct{}
 	raw     map[net.Conn]struct{}
+	leaves  map[string]presence.RoomKey // room leaves presence still owes (account → where)
 	closing bool
+	refresh chan struct{}              // asks the presence heartbeat for a round now
+	stripes [accountStripes]sync.Mutex // see accountLock
 
 	inRooms   atomic.Int64 // players in a room, all rooms
-	draining  atomic.Bool
-	drainCh   chan struct{}
-	drainOnce sync.Once
+	entering  atomic.Int64 // room entries in progress (see admit)
+	drainMu   sync.Mutex
+	drain     drainState
+	draining  atomic.Bool   // drain.draining(), for the hot paths
+	drainWake chan struct{} // the drain state changed
 	changed   chan struct{} // nudges the lifecycle loop (players, games)
 
 	ln, iln   net.Listener
@@ -83,17 +90,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	var rb [6]byte
 	_, _ = rand.Read(rb[:])
 	s := &Server{
-		cfg:     cfg,
-		deps:    deps,
-		log:     deps.Logger.WithValues("shard", cfg.Shard),
-		epoch:   fmt.Sprintf("%d-%s", time.Now().Unix(), hex.EncodeToString(rb[:])),
-		players: map[string]*player{},
-		conns:   map[*conn]struct{}{},
-		raw:     map[net.Conn]struct{}{},
-		drainCh: make(chan struct{}),
-		changed: make(chan struct{}, 1),
-		wsConns: make(chan net.Conn),
-		stopped: make(chan struct{}),
+		cfg:       cfg,
+		deps:      deps,
+		log:       deps.Logger.WithValues("shard", cfg.Shard),
+		epoch:     fmt.Sprintf("%d-%s", time.Now().Unix(), hex.EncodeToString(rb[:])),
+		players:   map[string]*player{},
+		conns:     map[*conn]struct{}{},
+		raw:       map[net.Conn]struct{}{},
+		leaves:    map[string]presence.RoomKey{},
+		refresh:   make(chan struct{}, 1),
+		drainWake: make(chan struct{}, 1),
+		changed:   make(chan struct{}, 1),
+		wsConns:   make(chan net.Conn),
+		stopped:   make(chan struct{}),
 	}
 	s.occ = newOccupancy(cfg.Rooms, cfg.RoomCapacity)
 	s.rooms = make([]*Room, cfg.Rooms)
@@ -143,8 +152,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	return s.Run(ctx)
 }
 
-// Run serves until ctx ends (everyone is disconnected at once) or, after
-// Drain, until the shard is empty or the drain timeout passes.
+// Run serves until ctx ends (everyone is disconnected at once) or, while it
+// drains (Drain, SetDrain), until the shard is empty or the drain deadline
+// passes (see drain.go).
 func (s *Server) Run(ctx context.Context) error {
 	if s.ln == nil {
 		return errors.New("gameserver: Run before Listen")
@@ -162,7 +172,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Error(err, "presence kicks unavailable; retrying in the background")
 	}
 	bg.Go(func() { s.kickLoop(ctx, kicks) })
-	bg.Go(func() { s.touchLoop(ctx) })
+	bg.Go(func() { s.heartbeatLoop(ctx) })
 	bg.Go(func() { s.lifecycle(ctx) })
 	if s.settler != nil {
 		s.settler.start()
@@ -170,30 +180,17 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("shard listening", "addr", s.ln.Addr().String(), "internal", s.iln.Addr().String(),
 		"rooms", fmt.Sprintf("%d-%d", s.cfg.FirstRoom, s.cfg.FirstRoom+s.cfg.Rooms-1), "epoch", s.epoch)
 
-	drainCh := s.drainCh
-	var drainDeadline <-chan time.Time
-	check := time.NewTicker(250 * time.Millisecond)
-	defer check.Stop()
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			done = true
-		case <-drainCh:
-			drainCh = nil
-			t := time.NewTimer(s.cfg.DrainTimeout)
-			defer t.Stop()
-			drainDeadline = t.C
-		case <-drainDeadline:
-			s.log.Info("drain timeout reached; closing with players left", "players", s.inRooms.Load())
-			done = true
-		case <-check.C:
-			if s.draining.Load() && s.inRooms.Load() == 0 {
-				s.log.Info("drained and empty")
-				done = true
-			}
-		}
+	empty, stopped := s.waitDrained(ctx.Done())
+	kick := kickShutdown
+	switch {
+	case stopped:
+	case empty:
+		s.log.Info("drained and empty")
+	default:
+		s.log.Info("drain deadline reached; closing with players left", "players", s.inRooms.Load())
+		kick = kickDrainTimeout
 	}
-	s.shutdown()
+	s.shutdown(kick)
 	cancel()
 	bg.Wait()
 	s.wg.Wait()
@@ -210,7 +207,10 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) shutdown() {
+func (s *Server) shutdown(kick kickReason) {
+	if n := s.inRooms.Load(); n > 0 {
+		s.metrics.cutOff.Add(float64(n))
+	}
 	s.mu.Lock()
 	s.closing = true
 	conns := make([]*conn, 0, len(s.conns))
@@ -228,7 +228,7 @@ func (s *Server) shutdown() {
 	cancel()
 	s.ihttp.Close()
 	for _, c := range conns {
-		c.kick("server shutting down")
+		c.kick(kick)
 	}
 	// Release the seats of players in reconnect grace too.
 	s.mu.Lock()
@@ -244,21 +244,6 @@ func (s *Server) shutdown() {
 	}
 }
 
-// Drain stops new room entries; Run returns once the shard is empty or the
-// drain timeout passes. Running games go on.
-func (s *Server) Drain() {
-	s.drainOnce.Do(func() {
-		s.draining.Store(true)
-		s.occ.setDraining(true)
-		s.log.Info("draining: new room entries are refused")
-		close(s.drainCh)
-		s.nudge()
-	})
-}
-
-// Draining reports whether Drain was called.
-func (s *Server) Draining() bool { return s.draining.Load() }
-
 // RoomStat is one room's occupancy.
 type RoomStat struct {
 	Room, Players, Capacity int
@@ -269,7 +254,8 @@ type Stats struct {
 	Shard    string
 	Epoch    string
 	Draining bool
-	Players  int
+	Players  int // in rooms, seats held for a reconnect included
+	Sessions int // accounts the shard holds: connected, or in a reconnect grace
 	Rooms    []RoomStat
 }
 
@@ -281,7 +267,47 @@ func (s *Server) Stats() Stats {
 		st.Players += n
 		st.Rooms = append(st.Rooms, RoomStat{Room: int(r.num), Players: n, Capacity: r.cap})
 	}
+	s.mu.Lock()
+	st.Sessions = len(s.players)
+	s.mu.Unlock()
 	return st
+}
+
+// PlayerStat is one account the shard holds.
+type PlayerStat struct {
+	Account   string
+	Connected bool  // false: in its reconnect grace
+	Room      int32 // 0: in no room
+	Table     int32 // -1: not seated
+	Seat      int32
+	Playing   bool // its table has a game running
+}
+
+// PlayerStats lists every account the shard holds (GET /v1/stats?players=1),
+// so that a checker outside can tell one account in two places.
+func (s *Server) PlayerStats() []PlayerStat {
+	s.mu.Lock()
+	ps := make([]*player, 0, len(s.players))
+	for _, p := range s.players {
+		ps = append(ps, p)
+	}
+	s.mu.Unlock()
+	out := make([]PlayerStat, 0, len(ps))
+	for _, p := range ps {
+		st := PlayerStat{Account: p.account, Connected: p.conn.Load() != nil, Table: -1, Seat: -1}
+		if r := p.room.Load(); r != nil {
+			r.mu.Lock()
+			if p.room.Load() == r {
+				st.Room = r.num
+				if t := p.table; t != nil {
+					st.Table, st.Seat, st.Playing = t.num, int32(p.seat), t.game != nil
+				}
+			}
+			r.mu.Unlock()
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 func (s *Server) nudge() {

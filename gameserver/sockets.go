@@ -51,6 +51,11 @@ func (s *Server) serveSocket(nc net.Conn) {
 	_ = nc.SetReadDeadline(time.Now().Add(s.cfg.HelloTimeout))
 	var hdr [protocol.HeaderSize]byte
 	n, err := readFull(nc, hdr[:])
+	// Past the first bytes the socket is a connection of a protocol, which
+	// shutdown kicks with a reason: closing it as raw would lose the reason.
+	s.mu.Lock()
+	delete(s.raw, nc)
+	s.mu.Unlock()
 	if err != nil {
 		nc.Close()
 		return

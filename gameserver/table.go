@@ -26,8 +26,9 @@ type table struct {
 	nextFirst int
 	timer     *time.Timer
 	timerGen  uint64
-	deadline  time.Time
-	log       gameLog // the running game's id, seed and moves
+	deadline  time.Time // when the timer plays for the seat to move
+	turnEnds  time.Time // the end of the current turn: no reconnect moves it
+	log       gameLog   // the running game's id, seed and moves
 	// settling: the last game's GAME_OVER waits for its settlement; the
 	// next game starts after it (so no DEAL overtakes a GAME_OVER).
 	settling bool
@@ -193,12 +194,21 @@ func (t *table) applyLocked(evs []doudizhu.Event, auto bool) {
 		}
 		t.sendSeatsLocked(protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_GameEvent{GameEvent: ge}}), true)
 	}
-	t.scheduleLocked()
+	t.startTurnLocked()
 }
 
-// scheduleLocked arms the turn timer: the full turn time for a connected
-// player, a short think for a seat in reconnect grace.
-func (t *table) scheduleLocked() {
+// startTurnLocked begins the turn the game is at: the seat has the turn
+// time from now, then the timer plays for it.
+func (t *table) startTurnLocked() {
+	t.turnEnds = time.Now().Add(t.room.s.cfg.TurnTimeout)
+	t.armLocked()
+}
+
+// armLocked (re)arms the turn timer: at the end of the turn for a connected
+// player, after a short think (never later) for a seat in reconnect grace.
+// A reconnect re-arms it without giving the turn time back: a player who
+// reconnects again and again cannot hold the table forever.
+func (t *table) armLocked() {
 	if t.timer != nil {
 		t.timer.Stop()
 	}
@@ -206,18 +216,20 @@ func (t *table) scheduleLocked() {
 	if turn < 0 {
 		return
 	}
-	delay := t.room.s.cfg.TurnTimeout
+	deadline := t.turnEnds
 	if p := t.seats[turn]; p == nil || p.conn.Load() == nil {
-		delay = t.room.s.cfg.AutoPlayDelay
+		if think := time.Now().Add(t.room.s.cfg.AutoPlayDelay); think.Before(deadline) {
+			deadline = think
+		}
 	}
 	t.timerGen++
 	gen := t.timerGen
-	t.deadline = time.Now().Add(delay)
+	t.deadline = deadline
 	t.moveNo++
 	t.sendSeatsLocked(protocol.MustMarshal(&pb.Envelope{Msg: &pb.Envelope_GameEvent{GameEvent: &pb.GameEvent{
 		Table: t.num, MoveNo: t.moveNo, Kind: pb.GameEventKind_TURN, Seat: int32(turn), DeadlineUnixMs: t.deadline.UnixMilli(),
 	}}}), false)
-	t.timer = time.AfterFunc(delay, func() { t.onTimer(gen) })
+	t.timer = time.AfterFunc(max(time.Until(deadline), 0), func() { t.onTimer(gen) })
 }
 
 func (t *table) onTimer(gen uint64) {

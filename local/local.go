@@ -2,8 +2,9 @@
 // the game-server shards of every Region, from the same Region objects
 // `kubectl apply` takes. Each Region is scaled by the operator's own policy
 // (package scaling): a shard is a gameserver.Server on a free loopback port,
-// "create" starts one, "drain" takes it out of the hall's directory, "delete"
-// stops it once empty, "undrain" puts it back.
+// "create" starts one, "drain" takes it out of the hall's directory and
+// tells it to refuse new players (it stops by itself once empty), "undrain"
+// puts it back, "delete" stops it at its drain timeout.
 package local
 
 import (
@@ -460,15 +461,25 @@ func (l *Local) scaleLocked(ctx context.Context, r *region, now time.Time) error
 		case scaling.Drain:
 			s := r.shards[d.Index]
 			s.draining, s.drainStarted = true, now
+			req := gameserver.DrainRequest{Draining: true}
+			if r.policy.DrainTimeout > 0 {
+				req.Deadline = now.Add(r.policy.DrainTimeout)
+			}
+			// The shard refuses entries from now on and, once empty,
+			// returns from Run (then it is gone from r.shards).
+			s.srv.SetDrain(req)
 			log.Info("shard draining", "reason", d.Reason)
 		case scaling.Undrain:
 			s := r.shards[d.Index]
 			s.draining, s.drainStarted = false, time.Time{}
+			s.srv.SetDrain(gameserver.DrainRequest{})
 			log.Info("shard un-drained", "reason", d.Reason)
 		case scaling.Delete:
+			// Only a drain timeout gets here: a drained shard that emptied
+			// has returned from Run and left r.shards by itself.
 			s := r.shards[d.Index]
 			s.stopping = true
-			s.srv.Drain() // Run returns once its last player left
+			s.srv.Drain()
 			if d.CutOff > 0 {
 				log.Info("drain timeout: disconnecting the players left", "players", d.CutOff)
 				s.cancel()
@@ -500,9 +511,6 @@ func (l *Local) startShardLocked(ctx context.Context, r *region, index int32) er
 		Addr:          net.JoinHostPort(l.cfg.ShardHost, "0"),
 		InternalAddr:  net.JoinHostPort(l.cfg.ShardHost, "0"),
 	}
-	if spec.Scaling.DrainTimeout != nil {
-		cfg.DrainTimeout = spec.Scaling.DrainTimeout.Duration
-	}
 	if l.cfg.Shard != nil {
 		l.cfg.Shard(&cfg)
 	}
@@ -531,7 +539,11 @@ func (l *Local) startShardLocked(ctx context.Context, r *region, index int32) er
 		if r.shards[index] == s {
 			delete(r.shards, index)
 		}
-		if !s.stopping && sctx.Err() == nil {
+		switch {
+		case s.draining && !s.stopping && !l.closing:
+			r.deleted++
+			l.log.Info("drained shard is empty and stopped", "shard", s.name)
+		case !s.stopping && sctx.Err() == nil && !l.closing:
 			l.log.Error(err, "shard stopped on its own; the policy will replace it", "shard", s.name)
 		}
 		l.publishLocked()

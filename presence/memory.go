@@ -10,18 +10,26 @@ import (
 // KickReason is the reason given to a session that a newer login replaced.
 const KickReason = "logged in elsewhere"
 
+// LogoutReason is the reason given to a session that logged out.
+const LogoutReason = "logged out"
+
+// MovedReason is the reason given to a session whose room entry a newer
+// session of the account took, entering a room elsewhere: the old seat must
+// go (one room per game).
+const MovedReason = "playing in another room"
+
 // kickBuffer bounds each subscriber's queue: a subscriber that falls this
-// far behind loses kicks rather than stalling logins.
+// far behind loses kicks rather than stalling logins, and is told so (Resync).
 const kickBuffer = 4096
 
 // Memory is the in-process Store for gamehall local and tests. Entries
 // expire lazily on access and in a periodic sweep.
 type Memory struct {
 	mu       sync.Mutex
-	sessions map[string]memSession  // account → live session
-	rooms    map[roomID]memRoom     // (account, game) → place
-	peers    map[string]memPeer     // name → advertisement
-	subs     map[chan Kick]struct{} // Kicks subscribers
+	sessions map[string]memSession // account → live session
+	rooms    map[roomID]memRoom    // (account, game) → place
+	peers    map[string]memPeer    // name → advertisement
+	subs     map[chan Kick]bool    // Kicks subscribers → kicks were dropped (Resync owed)
 	now      func() time.Time
 	stop     chan struct{}
 	closed   bool
@@ -36,7 +44,7 @@ type roomID struct{ account, game string }
 
 type memRoom struct {
 	where   RoomKey
-	session string // session that entered; "" if recreated by TouchRoom
+	session string // session that entered (or re-asserted) it
 	exp     time.Time
 }
 
@@ -53,7 +61,7 @@ func NewMemory() *Memory {
 		sessions: map[string]memSession{},
 		rooms:    map[roomID]memRoom{},
 		peers:    map[string]memPeer{},
-		subs:     map[chan Kick]struct{}{},
+		subs:     map[chan Kick]bool{},
 		now:      time.Now,
 		stop:     make(chan struct{}),
 	}
@@ -139,15 +147,29 @@ func (m *Memory) Login(ctx context.Context, account, session string, ttl time.Du
 	prev := m.live(account)
 	m.sessions[account] = memSession{id: session, exp: m.now().Add(ttl)}
 	if prev != "" && prev != session {
-		k := Kick{Account: account, Session: prev, Reason: KickReason}
-		for ch := range m.subs {
-			select {
-			case ch <- k:
-			default: // subscriber far behind: see kickBuffer
-			}
-		}
+		m.publishLocked(Kick{Account: account, Session: prev, Reason: KickReason})
 	}
 	return prev, nil
+}
+
+// publishLocked sends k to every subscriber. One too far behind loses it and
+// gets a Resync as soon as there is room again (see kickBuffer).
+func (m *Memory) publishLocked(k Kick) {
+	for ch, lost := range m.subs {
+		if lost {
+			select {
+			case ch <- Kick{Resync: true}:
+				m.subs[ch] = false
+			default:
+				continue
+			}
+		}
+		select {
+		case ch <- k:
+		default:
+			m.subs[ch] = true
+		}
+	}
 }
 
 func (m *Memory) Logout(ctx context.Context, account, session string) error {
@@ -158,6 +180,7 @@ func (m *Memory) Logout(ctx context.Context, account, session string) error {
 	}
 	if m.live(account) == session {
 		delete(m.sessions, account)
+		m.publishLocked(Kick{Account: account, Session: session, Reason: LogoutReason})
 	}
 	return nil
 }
@@ -169,24 +192,6 @@ func (m *Memory) Session(ctx context.Context, account string) (string, error) {
 		return "", err
 	}
 	return m.live(account), nil
-}
-
-func (m *Memory) Touch(ctx context.Context, account, session string, ttl time.Duration) error {
-	if err := validate(account, session, ttl); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.check(ctx); err != nil {
-		return err
-	}
-	switch cur := m.live(account); cur {
-	case session, "": // "" : lost (e.g. store restarted); the holder restores it
-		m.sessions[account] = memSession{id: session, exp: m.now().Add(ttl)}
-		return nil
-	default:
-		return ErrSessionSuperseded
-	}
 }
 
 func (m *Memory) EnterRoom(ctx context.Context, account, session, game string, where RoomKey, ttl time.Duration) error {
@@ -201,15 +206,28 @@ func (m *Memory) EnterRoom(ctx context.Context, account, session, game string, w
 	if err := m.check(ctx); err != nil {
 		return err
 	}
-	if m.live(account) != session {
+	switch m.live(account) {
+	case session:
+	case "": // lost: the ticket's holder restores it
+		m.sessions[account] = memSession{id: session, exp: m.now().Add(ttl)}
+	default:
 		return ErrSessionSuperseded
 	}
+	return m.takeRoomLocked(account, session, game, where, ttl)
+}
+
+// takeRoomLocked records (account, game) → where for the live session. A
+// different place held by an older session yields, and its holder is told
+// to give the seat up (MovedReason).
+func (m *Memory) takeRoomLocked(account, session, game string, where RoomKey, ttl time.Duration) error {
 	id := roomID{account, game}
-	if cur, ok := m.room(id); ok && cur.where != where && cur.session == session {
-		return ErrInOtherRoom
+	cur, ok := m.room(id)
+	if ok && cur.where != where {
+		if cur.session == session {
+			return ErrInOtherRoom
+		}
+		m.publishLocked(Kick{Account: account, Session: cur.session, Reason: MovedReason})
 	}
-	// A different place held by an older session yields: that session was
-	// superseded and its shard is closing it.
 	m.rooms[id] = memRoom{where: where, session: session, exp: m.now().Add(ttl)}
 	return nil
 }
@@ -237,27 +255,36 @@ func (m *Memory) RoomOf(ctx context.Context, account, game string) (RoomKey, boo
 	return cur.where, ok, nil
 }
 
-func (m *Memory) TouchRoom(ctx context.Context, account, game string, where RoomKey, ttl time.Duration) error {
-	if err := validateRoom(account, game, where, ttl); err != nil {
-		return err
+func (m *Memory) Refresh(ctx context.Context, holds []Hold, ttl time.Duration) ([]error, error) {
+	if err := validateHolds(holds, ttl); err != nil {
+		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	id := roomID{account, game}
-	cur, ok := m.room(id)
-	switch {
-	case !ok: // lost (store restarted): the shard still seats the player, restore
-		m.rooms[id] = memRoom{where: where, exp: m.now().Add(ttl)}
-	case cur.where == where:
-		cur.exp = m.now().Add(ttl)
-		m.rooms[id] = cur
-	default:
-		return ErrInOtherRoom
+	errs := make([]error, len(holds))
+	now := m.now()
+	for i, h := range holds {
+		cur, ok := m.sessions[h.Account]
+		switch {
+		case !ok || !now.Before(cur.exp): // lost: restore
+			m.sessions[h.Account] = memSession{id: h.Session, exp: now.Add(ttl)}
+		case cur.id != h.Session:
+			errs[i] = ErrSessionSuperseded
+			if r, ok := m.room(roomID{h.Account, h.Game}); h.Game != "" && ok && r.where != h.Room {
+				errs[i] = ErrInOtherRoom // and the newer session plays elsewhere
+			}
+			continue
+		case cur.exp.Before(now.Add(ttl)): // extend, never shorten a login's TTL
+			m.sessions[h.Account] = memSession{id: h.Session, exp: now.Add(ttl)}
+		}
+		if h.Game != "" {
+			errs[i] = m.takeRoomLocked(h.Account, h.Session, h.Game, h.Room, ttl)
+		}
 	}
-	return nil
+	return errs, nil
 }
 
 func (m *Memory) Kicks(ctx context.Context) (<-chan Kick, error) {
@@ -267,7 +294,7 @@ func (m *Memory) Kicks(ctx context.Context) (<-chan Kick, error) {
 		return nil, err
 	}
 	ch := make(chan Kick, kickBuffer)
-	m.subs[ch] = struct{}{}
+	m.subs[ch] = false
 	go func() {
 		select {
 		case <-ctx.Done():

@@ -30,7 +30,19 @@ type RoomKey struct {
 type Kick struct {
 	Account string
 	Session string
-	Reason  string // shown to the player, e.g. "logged in elsewhere"
+	Reason  string // KickReason (disconnect), LogoutReason or MovedReason (give the seat up too)
+	// Resync (no account): kicks may have been lost — the subscription was
+	// cut and is back. The holder re-checks every session it holds (Refresh).
+	Resync bool
+}
+
+// Hold is one player a shard holds: the session of its connection, and
+// where it sits for Game ("" when it is in no room).
+type Hold struct {
+	Account string
+	Session string
+	Game    string
+	Room    RoomKey
 }
 
 // Peer is a hall replica's advertisement, used for redirects.
@@ -48,25 +60,37 @@ type Store interface {
 	// Login makes session the account's live session and returns the one it
 	// superseded ("" if none). A Kick for the previous session is published.
 	Login(ctx context.Context, account, session string, ttl time.Duration) (previous string, err error)
-	// Logout removes the session if it is still the live one.
+	// Logout removes the session if it is still the live one, and publishes
+	// a Kick (LogoutReason) for it.
 	Logout(ctx context.Context, account, session string) error
 	// Session returns the account's live session ("" if none).
 	Session(ctx context.Context, account string) (string, error)
-	// Touch refreshes the session's TTL; ErrSessionSuperseded if it is not live.
-	Touch(ctx context.Context, account, session string, ttl time.Duration) error
 
 	// EnterRoom atomically records (account, game) → where, for the live
-	// session. Re-entering the same place is allowed (reconnect); any other
-	// place returns ErrInOtherRoom; a stale session ErrSessionSuperseded.
+	// session. Re-entering the same place is allowed (reconnect); another
+	// place of the same session returns ErrInOtherRoom; a stale session
+	// ErrSessionSuperseded. An older session's place elsewhere yields, and a
+	// Kick (MovedReason) tells its holder to give the seat up. A session the
+	// store lost (none is live) is restored: the caller holds its ticket.
 	EnterRoom(ctx context.Context, account, session, game string, where RoomKey, ttl time.Duration) error
 	// LeaveRoom removes the entry if it still points at where.
 	LeaveRoom(ctx context.Context, account, game string, where RoomKey) error
 	// RoomOf returns where the account sits for game (ok=false if nowhere).
 	RoomOf(ctx context.Context, account, game string) (where RoomKey, ok bool, err error)
-	// TouchRoom refreshes the TTL of a room entry.
-	TouchRoom(ctx context.Context, account, game string, where RoomKey, ttl time.Duration) error
 
-	// Kicks delivers Kick notices (for all sessions) until ctx ends.
+	// Refresh is a shard's heartbeat: it re-asserts what the shard holds,
+	// and is how the store recovers what it lost. For each hold, the session
+	// stays live for at least ttl (restored if the store lost it), and its
+	// room entry, if any, is refreshed for ttl (restored if lost, taken over
+	// from an older session, whose holder is kicked with MovedReason).
+	// errs[i] is ErrSessionSuperseded when another session of the account is
+	// live — the holder disconnects it — and ErrInOtherRoom when the account
+	// sits in another room of the game (the holder gives the seat up). err
+	// is for the store (ErrUnavailable): then nothing is known.
+	Refresh(ctx context.Context, holds []Hold, ttl time.Duration) (errs []error, err error)
+
+	// Kicks delivers Kick notices (for all sessions) until ctx ends, and a
+	// Resync notice whenever some may have been lost.
 	Kicks(ctx context.Context) (<-chan Kick, error)
 
 	// Advertise publishes a hall replica's load with a TTL; Peers lists the live ones.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"time"
@@ -15,7 +16,7 @@ import (
 // Redis is the Store of a real deployment. Keys (all under prefix):
 //
 //	s:{account}          string  live session id, PX ttl
-//	r:{game}:{account}   hash    shard, room, sess (the session that entered), PX ttl
+//	r:{game}:{account}   hash    shard, room, sess (the session that entered or re-asserted it), PX ttl
 //	peers                zset    hall name → expiry (ms, Redis clock)
 //	p:{name}             string  Peer as JSON, PX ttl
 //	kicks                pub/sub channel of Kick as JSON
@@ -87,12 +88,14 @@ var logoutScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('PUBLISH', KEYS[3], cjson.encode({account = ARGV[2], session = ARGV[1], reason = ARGV[3]}))
 end
 return 0
 `)
 
 func (r *Redis) Logout(ctx context.Context, account, session string) error {
-	return unavailable(ctx, logoutScript.Run(ctx, r.c, []string{r.sessionKey(account), r.sessionsKey()}, session, account).Err())
+	return unavailable(ctx, logoutScript.Run(ctx, r.c, []string{r.sessionKey(account), r.sessionsKey(), r.kickChannel()},
+		session, account, LogoutReason).Err())
 }
 
 func (r *Redis) Session(ctx context.Context, account string) (string, error) {
@@ -103,39 +106,18 @@ func (r *Redis) Session(ctx context.Context, account string) (string, error) {
 	return s, unavailable(ctx, err)
 }
 
-// touchScript: a lost session (Redis restarted empty) is restored by its
-// holder; a different live session means this one was superseded.
-var touchScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-local t = redis.call('TIME')
-redis.call('ZADD', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2], ARGV[3])
-return 1
-`)
-
-func (r *Redis) Touch(ctx context.Context, account, session string, ttl time.Duration) error {
-	if err := validate(account, session, ttl); err != nil {
-		return err
-	}
-	n, err := touchScript.Run(ctx, r.c, []string{r.sessionKey(account), r.sessionsKey()}, session, ttl.Milliseconds(), account).Int()
-	if err != nil {
-		return unavailable(ctx, err)
-	}
-	if n == 0 {
-		return ErrSessionSuperseded
-	}
-	return nil
-}
-
 // enterScript: an entry elsewhere blocks only if the same (live) session
 // made it; an older session's entry yields, since that session is being
-// kicked.
+// kicked, and its holder told to give the seat up (MovedReason). A lost
+// session (no live one) is restored by its ticket's holder.
 var enterScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'superseded' end
+local live = redis.call('GET', KEYS[1])
+if live and live ~= ARGV[1] then return 'superseded' end
+if not live then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4]) end
 local cur = redis.call('HMGET', KEYS[2], 'shard', 'room', 'sess')
-if cur[1] and (cur[1] ~= ARGV[2] or cur[2] ~= ARGV[3]) and cur[3] == ARGV[1] then
-  return 'other'
+if cur[1] and (cur[1] ~= ARGV[2] or cur[2] ~= ARGV[3]) then
+  if cur[3] == ARGV[1] then return 'other' end
+  redis.call('PUBLISH', KEYS[3], cjson.encode({account = ARGV[5], session = cur[3], reason = ARGV[6]}))
 end
 redis.call('HSET', KEYS[2], 'shard', ARGV[2], 'room', ARGV[3], 'sess', ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
@@ -149,8 +131,8 @@ func (r *Redis) EnterRoom(ctx context.Context, account, session, game string, wh
 	if session == "" {
 		return errNoSession
 	}
-	res, err := enterScript.Run(ctx, r.c, []string{r.sessionKey(account), r.roomKey(account, game)},
-		session, where.Shard, where.Room, ttl.Milliseconds()).Text()
+	res, err := enterScript.Run(ctx, r.c, []string{r.sessionKey(account), r.roomKey(account, game), r.kickChannel()},
+		session, where.Shard, where.Room, ttl.Milliseconds(), account, MovedReason).Text()
 	if err != nil {
 		return unavailable(ctx, err)
 	}
@@ -192,26 +174,93 @@ func (r *Redis) RoomOf(ctx context.Context, account, game string) (RoomKey, bool
 	return RoomKey{Shard: shard, Room: n}, true, nil
 }
 
-// touchRoomScript: a lost entry is restored (without a session, so it never
-// blocks the account's live session from moving); another place is an error.
-var touchRoomScript = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 'shard', 'room')
-if cur[1] and (cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2]) then return 0 end
-if not cur[1] then redis.call('HSET', KEYS[1], 'shard', ARGV[1], 'room', ARGV[2], 'sess', '') end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
+// refreshScript re-asserts one hold (see Store.Refresh): the session is
+// restored if lost, kept at least ttl (a login's longer TTL is never
+// shortened), and the room entry (KEYS[4], when given) restored or taken
+// over for the live session. A superseded session learns whether the newer
+// one plays elsewhere ('other').
+var refreshScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+local r = {}
+if #KEYS == 4 then r = redis.call('HMGET', KEYS[4], 'shard', 'room', 'sess') end
+local elsewhere = r[1] and (r[1] ~= ARGV[4] or r[2] ~= ARGV[5])
+if cur and cur ~= ARGV[1] then
+  if elsewhere then return 'other' end
+  return 'superseded'
+end
+if not cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+elseif redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[2], 'GT', t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2], ARGV[3])
+if #KEYS < 4 then return 'ok' end
+if elsewhere then
+  if r[3] == ARGV[1] then return 'other' end
+  redis.call('PUBLISH', KEYS[3], cjson.encode({account = ARGV[3], session = r[3], reason = ARGV[6]}))
+end
+redis.call('HSET', KEYS[4], 'shard', ARGV[4], 'room', ARGV[5], 'sess', ARGV[1])
+redis.call('PEXPIRE', KEYS[4], ARGV[2])
+return 'ok'
 `)
 
-func (r *Redis) TouchRoom(ctx context.Context, account, game string, where RoomKey, ttl time.Duration) error {
-	if err := validateRoom(account, game, where, ttl); err != nil {
-		return err
+// refreshBatch bounds one pipeline of Refresh: a shard of 20,000 players
+// re-asserts in 40 round trips, none of which holds Redis for long.
+const refreshBatch = 500
+
+func (r *Redis) Refresh(ctx context.Context, holds []Hold, ttl time.Duration) ([]error, error) {
+	if err := validateHolds(holds, ttl); err != nil {
+		return nil, err
 	}
-	n, err := touchRoomScript.Run(ctx, r.c, []string{r.roomKey(account, game)}, where.Shard, where.Room, ttl.Milliseconds()).Int()
+	errs := make([]error, len(holds))
+	for start := 0; start < len(holds); start += refreshBatch {
+		batch := holds[start:min(start+refreshBatch, len(holds))]
+		if err := r.refresh(ctx, batch, ttl, errs[start:]); err != nil {
+			return nil, err
+		}
+	}
+	return errs, nil
+}
+
+func (r *Redis) refresh(ctx context.Context, holds []Hold, ttl time.Duration, errs []error) error {
+	run := func() ([]*redis.Cmd, error) {
+		cmds := make([]*redis.Cmd, len(holds))
+		_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, h := range holds {
+				keys := []string{r.sessionKey(h.Account), r.sessionsKey()}
+				args := []any{h.Session, ttl.Milliseconds(), h.Account}
+				if h.Game != "" {
+					keys = append(keys, r.kickChannel(), r.roomKey(h.Account, h.Game))
+					args = append(args, h.Room.Shard, h.Room.Room, MovedReason)
+				}
+				cmds[i] = refreshScript.EvalSha(ctx, p, keys, args...)
+			}
+			return nil
+		})
+		return cmds, err
+	}
+	cmds, err := run()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// A Redis that restarted has forgotten the script: load it, once.
+		if lerr := refreshScript.Load(ctx, r.c).Err(); lerr != nil {
+			return unavailable(ctx, lerr)
+		}
+		cmds, err = run()
+	}
 	if err != nil {
 		return unavailable(ctx, err)
 	}
-	if n == 0 {
-		return ErrInOtherRoom
+	for i, cmd := range cmds {
+		switch res, _ := cmd.Text(); res {
+		case "ok":
+		case "superseded":
+			errs[i] = ErrSessionSuperseded
+		case "other":
+			errs[i] = ErrInOtherRoom
+		default:
+			errs[i] = fmt.Errorf("presence: unexpected refresh result %q", res)
+		}
 	}
 	return nil
 }
@@ -223,9 +272,10 @@ type kickJSON struct {
 }
 
 // Kicks subscribes to the kick channel. It returns once the subscription
-// is active, so no kick published afterwards is missed; go-redis
-// resubscribes by itself after a connection loss (kicks published while
-// disconnected are lost: the superseded session's Touch then fails).
+// is active, so no kick published afterwards is missed while it lasts.
+// go-redis resubscribes by itself after a connection loss; kicks published
+// meanwhile are lost, so every resubscription is announced with a Resync.
+// A quiet subscription is pinged, so a dead connection is noticed.
 func (r *Redis) Kicks(ctx context.Context) (<-chan Kick, error) {
 	ps := r.c.Subscribe(ctx)
 	if err := ps.Subscribe(ctx, r.kickChannel()); err != nil {
@@ -245,12 +295,26 @@ func (r *Redis) Kicks(ctx context.Context) (<-chan Kick, error) {
 	}()
 	go func() {
 		defer close(out)
+		send := func(k Kick) bool {
+			select {
+			case out <- k:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
 		for {
-			msg, err := ps.ReceiveMessage(ctx)
-			if err != nil {
-				if ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
-					return
-				}
+			msg, err := ps.ReceiveTimeout(ctx, kickPing)
+			var nerr net.Error
+			switch {
+			case err != nil && (ctx.Err() != nil || errors.Is(err, redis.ErrClosed)):
+				return
+			case errors.As(err, &nerr) && nerr.Timeout():
+				// Quiet: make sure the connection is alive (a failed ping
+				// reconnects, and the resubscription comes as a Subscription).
+				_ = ps.Ping(ctx)
+				continue
+			case err != nil:
 				// Connection lost: go-redis reconnects on the next receive.
 				select {
 				case <-ctx.Done():
@@ -259,19 +323,28 @@ func (r *Redis) Kicks(ctx context.Context) (<-chan Kick, error) {
 				}
 				continue
 			}
-			var k kickJSON
-			if json.Unmarshal([]byte(msg.Payload), &k) != nil || k.Account == "" {
-				continue // not ours: ignore rather than kill the stream
-			}
-			select {
-			case out <- Kick(k):
-			case <-ctx.Done():
-				return
+			switch m := msg.(type) {
+			case *redis.Subscription:
+				// Only a resubscription confirms after the first.
+				if m.Kind == "subscribe" && !send(Kick{Resync: true}) {
+					return
+				}
+			case *redis.Message:
+				var k kickJSON
+				if json.Unmarshal([]byte(m.Payload), &k) != nil || k.Account == "" {
+					continue // not ours: ignore rather than kill the stream
+				}
+				if !send(Kick{Account: k.Account, Session: k.Session, Reason: k.Reason}) {
+					return
+				}
 			}
 		}
 	}()
 	return out, nil
 }
+
+// kickPing is how long a kick subscription may be quiet before it is pinged.
+const kickPing = 15 * time.Second
 
 var advertiseScript = redis.NewScript(`
 local t = redis.call('TIME')

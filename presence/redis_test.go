@@ -81,7 +81,7 @@ func TestRedisGoesAway(t *testing.T) {
 	srv.Stop()
 	for name, err := range map[string]error{
 		"login":   second(s.Login(ctx, "a", "s2", time.Hour)),
-		"touch":   s.Touch(ctx, "a", "s1", time.Hour),
+		"refresh": second(s.Refresh(ctx, []presence.Hold{{Account: "a", Session: "s1"}}, time.Hour)),
 		"enter":   s.EnterRoom(ctx, "a", "s1", "ddz", where, time.Hour),
 		"peers":   second(s.Peers(ctx)),
 		"ping":    s.Ping(ctx),
@@ -97,15 +97,26 @@ func TestRedisGoesAway(t *testing.T) {
 
 	srv.Restart()
 	// The holders' heartbeats restore what the empty Redis lost.
-	storetest.Eventually(t, "touch to succeed after restart", func() bool {
-		return s.Touch(ctx, "a", "s1", time.Hour) == nil
+	held := []presence.Hold{{Account: "a", Session: "s1", Game: "ddz", Room: where}}
+	storetest.Eventually(t, "refresh to succeed after restart", func() bool {
+		errs, err := s.Refresh(ctx, held, time.Hour)
+		return err == nil && errs[0] == nil
 	})
-	if err := s.TouchRoom(ctx, "a", "ddz", where, time.Hour); err != nil {
-		t.Fatal(err)
-	}
 	if got, ok, _ := s.RoomOf(ctx, "a", "ddz"); !ok || got != where {
 		t.Fatalf("room entry not restored: %v %v", got, ok)
 	}
+	if cur, _ := s.Session(ctx, "a"); cur != "s1" {
+		t.Fatalf("session not restored: %q", cur)
+	}
+	// The subscription came back and said kicks may have been lost.
+	storetest.Eventually(t, "a resync after the restart", func() bool {
+		select {
+		case k := <-kicks:
+			return k.Resync
+		case <-time.After(200 * time.Millisecond):
+			return false
+		}
+	})
 	// The old subscription resubscribed: a new login's kick arrives.
 	storetest.Eventually(t, "a kick after restart", func() bool {
 		s.Login(ctx, "a", "s1", time.Hour)
@@ -122,3 +133,31 @@ func TestRedisGoesAway(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestRedisKickLostWhileUnsubscribed: a kick published while the
+// subscriber's connection is cut is lost, and the subscriber is told so
+// (Resync) once it is back, so it re-checks its sessions.
+func TestRedisKickLostWhileUnsubscribed(t *testing.T) {
+	srv := redistest.Start(t)
+	s := presence.NewRedis(srv.Client(t), "gh:")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	kicks, err := s.Kicks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := srv.Client(t)
+	if err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	k := storetest.NextKick(t, kicks)
+	if !k.Resync {
+		t.Fatalf("first notice after the cut: %+v, want a Resync", k)
+	}
+	// Subscribed again: kicks arrive.
+	s.Login(ctx, "a", "s1", time.Hour)
+	s.Login(ctx, "a", "s2", time.Hour)
+	if k := storetest.NextKick(t, kicks); k.Session != "s1" {
+		t.Fatalf("kick after the resync: %+v", k)
+	}
+}

@@ -51,3 +51,17 @@ func validatePeer(p Peer, ttl time.Duration) error {
 	}
 	return nil
 }
+
+func validateHolds(holds []Hold, ttl time.Duration) error {
+	for _, h := range holds {
+		if err := validate(h.Account, h.Session, ttl); err != nil {
+			return err
+		}
+		if h.Game != "" {
+			if err := validateRoom(h.Account, h.Game, h.Room, ttl); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

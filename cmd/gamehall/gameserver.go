@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
 
+	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
 	"github.com/gamehall/gamehall/gameserver"
 	"github.com/gamehall/gamehall/gameserver/agonessdk"
 	"github.com/gamehall/gamehall/presence"
@@ -24,10 +25,6 @@ import (
 func init() {
 	register(command{name: "gameserver", short: "run a game-server shard (rooms, tables, players' TCP/WebSocket port)", run: runGameServer})
 }
-
-// drainLabel is the GameServer label the operator sets to drain a shard
-// (api/v1alpha1.LabelDraining).
-const drainLabel = "gamehall.dev/draining"
 
 func envStr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -62,7 +59,7 @@ func runGameServer(args []string) int {
 	redisPrefix := fs.String("redis-prefix", "gamehall:", "prefix of every presence key in Redis")
 	turn := fs.Duration("turn-timeout", 20*time.Second, "a player who does not move in time is auto-played")
 	grace := fs.Duration("reconnect-grace", 60*time.Second, "a dropped player keeps the seat this long during a game")
-	drainTimeout := fs.Duration("drain-timeout", 30*time.Minute, "after a drain, exit at the latest after this long")
+	drainTimeout := fs.Duration("drain-timeout", 0, "after SIGTERM, exit at the latest this long later, cutting off the players left (0: wait for them; on Kubernetes the pod's grace period bounds it). The operator's drains carry their own deadline: the Region's drainTimeout")
 	report := fs.Duration("report-interval", 5*time.Second, "Agones counters are updated at most this often")
 	roomTick := fs.Duration("room-tick", 50*time.Millisecond, "room chat and membership events are gathered this long and sent to each member in one write")
 	db := addDatabaseFlags(fs, "the Region's database, where games are settled (empty: games are not rated)")
@@ -125,7 +122,7 @@ func runGameServer(args []string) int {
 
 	var sdk gameserver.SDK
 	if p := envInt("AGONES_SDK_HTTP_PORT", 0); p != 0 {
-		sdk = agonesSDK{Client: agonessdk.New(p)}
+		sdk = agonesSDK{Client: agonessdk.New(p), log: log}
 		log.Info("agones SDK on", "port", p)
 	}
 	srv, err := gameserver.New(gameserver.Config{
@@ -159,10 +156,28 @@ func runGameServer(args []string) int {
 	return 0
 }
 
-// agonesSDK adapts agonessdk.Client to gameserver.SDK: the shard watches the
-// operator's draining label.
-type agonesSDK struct{ *agonessdk.Client }
+// agonesSDK adapts agonessdk.Client to gameserver.SDK: the shard reads the
+// operator's drain request (controllers/roomshard_drain.go) from its
+// GameServer's labels and annotations.
+type agonesSDK struct {
+	*agonessdk.Client
+	log logr.Logger
+}
 
-func (a agonesSDK) WatchDraining(ctx context.Context, fn func(bool)) error {
-	return a.Client.WatchDraining(ctx, drainLabel, fn)
+func (a agonesSDK) WatchDrain(ctx context.Context, fn func(gameserver.DrainRequest)) error {
+	var last *gameserver.DrainRequest
+	return a.Client.WatchMetadata(ctx, func(m agonessdk.ObjectMeta) {
+		req := gameserver.DrainRequest{Draining: m.Labels[gamehallv1.LabelDraining] == "true"}
+		if v := m.Annotations[gamehallv1.AnnotationDrainDeadline]; v != "" && req.Draining {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				a.log.Error(err, "ignoring an unreadable drain deadline: waiting for the last player", "annotation", gamehallv1.AnnotationDrainDeadline, "value", v)
+			}
+			req.Deadline = t
+		}
+		if last == nil || *last != req {
+			last = &req
+			fn(req)
+		}
+	})
 }

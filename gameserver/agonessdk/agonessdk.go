@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,11 +34,11 @@ type Client struct {
 	// RetryBase and RetryMax bound the wait between attempts while the
 	// sidecar is not up yet.
 	RetryBase, RetryMax time.Duration
-	// PollInterval is how often WatchDraining reads the GameServer: the REST
+	// PollInterval is how often WatchMetadata reads the GameServer: the REST
 	// gateway's /watch/gameserver is a long-lived chunked stream that the
 	// sidecar does not document for REST clients, so this client polls.
 	PollInterval time.Duration
-	// OnPollError, if set, hears about failed polls in WatchDraining (which
+	// OnPollError, if set, hears about failed polls in WatchMetadata (which
 	// keeps polling: a sidecar restart must not end the watch).
 	OnPollError func(error)
 }
@@ -120,11 +121,11 @@ func (c *Client) GameServer(ctx context.Context) (*GameServer, error) {
 	return DecodeGameServer(raw)
 }
 
-// WatchDraining polls the GameServer every PollInterval and calls fn with
-// whether labels[label] is "true": once with the first value read, then on
-// every change. It returns when ctx ends (with ctx's error); the off client
-// returns nil at once.
-func (c *Client) WatchDraining(ctx context.Context, label string, fn func(draining bool)) error {
+// WatchMetadata polls the GameServer every PollInterval and calls fn with
+// its metadata: once with the first value read, then whenever its labels or
+// annotations change. It returns when ctx ends (with ctx's error); the off
+// client returns nil at once.
+func (c *Client) WatchMetadata(ctx context.Context, fn func(ObjectMeta)) error {
 	if c == nil {
 		return nil
 	}
@@ -132,7 +133,7 @@ func (c *Client) WatchDraining(ctx context.Context, label string, fn func(draini
 	if interval <= 0 {
 		interval = time.Second
 	}
-	known, last := false, false
+	var last *ObjectMeta
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -144,12 +145,9 @@ func (c *Client) WatchDraining(ctx context.Context, label string, fn func(draini
 			if c.OnPollError != nil {
 				c.OnPollError(err)
 			}
-		default:
-			d := gs.ObjectMeta.Labels[label] == "true"
-			if !known || d != last {
-				known, last = true, d
-				fn(d)
-			}
+		case last == nil || !maps.Equal(last.Labels, gs.ObjectMeta.Labels) || !maps.Equal(last.Annotations, gs.ObjectMeta.Annotations):
+			last = &gs.ObjectMeta
+			fn(gs.ObjectMeta)
 		}
 		select {
 		case <-ctx.Done():

@@ -214,7 +214,7 @@ func TestOff(t *testing.T) {
 	for name, err := range map[string]error{
 		"Ready": c.Ready(ctx), "Health": c.Health(ctx), "Allocate": c.Allocate(ctx), "Shutdown": c.Shutdown(ctx),
 		"SetLabel": c.SetLabel(ctx, "k", "v"), "SetAnnotation": c.SetAnnotation(ctx, "k", "v"), "SetCounter": c.SetCounter(ctx, "players", 5, 1),
-		"WatchDraining": c.WatchDraining(ctx, "x", func(bool) { t.Error("off client called fn") }),
+		"WatchMetadata": c.WatchMetadata(ctx, func(ObjectMeta) { t.Error("off client called fn") }),
 	} {
 		if err != nil {
 			t.Errorf("off %s = %v, want nil", name, err)
@@ -295,7 +295,7 @@ func TestRetryBoundedByContext(t *testing.T) {
 	}
 }
 
-func TestWatchDraining(t *testing.T) {
+func TestWatchMetadata(t *testing.T) {
 	var mu sync.Mutex
 	label := "false"
 	var polls int
@@ -317,7 +317,9 @@ func TestWatchDraining(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	seen := make(chan bool, 10)
 	done := make(chan error, 1)
-	go func() { done <- c.WatchDraining(ctx, "gamehall.dev/draining", func(d bool) { seen <- d }) }()
+	go func() {
+		done <- c.WatchMetadata(ctx, func(m ObjectMeta) { seen <- m.Labels["gamehall.dev/draining"] == "true" })
+	}()
 
 	next := func() bool {
 		select {
@@ -345,7 +347,7 @@ func TestWatchDraining(t *testing.T) {
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("WatchDraining returned %v, want context.Canceled", err)
+		t.Errorf("WatchMetadata returned %v, want context.Canceled", err)
 	}
 	select {
 	case d := <-seen:

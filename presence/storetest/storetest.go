@@ -32,12 +32,14 @@ func Run(t *testing.T, newStore func(t *testing.T) presence.Store) {
 		{"LoginSupersedesAndKicks", testLoginSupersedes},
 		{"SameSessionLoginNoKick", testSameSessionNoKick},
 		{"Logout", testLogout},
-		{"Touch", testTouch},
+		{"LogoutKicks", testLogoutKicks},
+		{"EnterRestoresLostSession", testEnterRestoresLostSession},
+		{"Refresh", testRefresh},
 		{"SessionExpires", testSessionExpires},
 		{"EnterRoom", testEnterRoom},
 		{"StaleEntryYieldsToNewSession", testStaleEntryYields},
 		{"RoomEntryExpiresWithoutHeartbeat", testRoomExpires},
-		{"TouchRoom", testTouchRoom},
+		{"RefreshRoom", testRefreshRoom},
 		{"GamesAreIndependent", testGamesIndependent},
 		{"ConcurrentEnterOneWins", testConcurrentEnter},
 		{"ConcurrentLoginsOneLive", testConcurrentLogins},
@@ -151,18 +153,96 @@ func testLogout(t *testing.T, s presence.Store) {
 	must(t, s.Logout(c, "nobody", "x"))
 }
 
-func testTouch(t *testing.T, s presence.Store) {
+// testLogoutKicks: the shard holding a session that logs out disconnects it.
+func testLogoutKicks(t *testing.T, s presence.Store) {
+	c := ctx(t)
+	kicks, err := s.Kicks(c)
+	must(t, err)
+	must(t, second(s.Login(c, "a", "s1", long)))
+	must(t, s.Logout(c, "a", "s1"))
+	if k := NextKick(t, kicks); k != (presence.Kick{Account: "a", Session: "s1", Reason: presence.LogoutReason}) {
+		t.Fatalf("kick = %+v", k)
+	}
+}
+
+// testEnterRestoresLostSession: a session the store lost (a restart, an
+// expiry while its holder was cut off from the store) is restored by a
+// holder of its ticket entering a room: the store is a cache of what the
+// shards know, not the only truth.
+func testEnterRestoresLostSession(t *testing.T, s presence.Store) {
+	c := ctx(t)
+	here := presence.RoomKey{Shard: "ddz-0", Room: 3}
+	must(t, second(s.Login(c, "a", "s1", ShortTTL)))
+	Eventually(t, "session to be lost", func() bool {
+		cur, err := s.Session(c, "a")
+		must(t, err)
+		return cur == ""
+	})
+	must(t, s.EnterRoom(c, "a", "s1", "ddz", here, long))
+	if cur, _ := s.Session(c, "a"); cur != "s1" {
+		t.Fatalf("live session %q after the entry, want s1 restored", cur)
+	}
+	// A newer login still wins.
+	must(t, second(s.Login(c, "a", "s2", long)))
+	if err := s.EnterRoom(c, "a", "s1", "ddz", here, long); !errors.Is(err, presence.ErrSessionSuperseded) {
+		t.Fatalf("enter with the superseded session: %v", err)
+	}
+}
+
+func hold(account, session string) presence.Hold {
+	return presence.Hold{Account: account, Session: session}
+}
+
+func seated(account, session, game string, where presence.RoomKey) presence.Hold {
+	return presence.Hold{Account: account, Session: session, Game: game, Room: where}
+}
+
+// refresh runs one Refresh and returns its per-hold errors.
+func refresh(t *testing.T, s presence.Store, ttl time.Duration, holds ...presence.Hold) []error {
+	t.Helper()
+	errs, err := s.Refresh(ctx(t), holds, ttl)
+	must(t, err)
+	if len(errs) != len(holds) {
+		t.Fatalf("Refresh answered %d results for %d holds", len(errs), len(holds))
+	}
+	return errs
+}
+
+// testRefresh: the shard's heartbeat keeps its sessions, restores lost
+// ones, and learns which were superseded — all in one call.
+func testRefresh(t *testing.T, s presence.Store) {
 	c := ctx(t)
 	must(t, second(s.Login(c, "a", "s1", long)))
-	must(t, s.Touch(c, "a", "s1", long))
-	must(t, second(s.Login(c, "a", "s2", long)))
-	if err := s.Touch(c, "a", "s1", long); !errors.Is(err, presence.ErrSessionSuperseded) {
-		t.Fatalf("touch of superseded session: %v", err)
+	must(t, second(s.Login(c, "b", "t1", long)))
+	must(t, second(s.Login(c, "b", "t2", long)))
+	errs := refresh(t, s, long, hold("a", "s1"), hold("b", "t1"), hold("lost", "s9"))
+	if errs[0] != nil || !errors.Is(errs[1], presence.ErrSessionSuperseded) || errs[2] != nil {
+		t.Fatalf("refresh errors %v, want [nil superseded nil]", errs)
 	}
 	// A session lost from the store (e.g. a restart) is restored by its holder.
-	must(t, s.Touch(c, "lost", "s9", long))
 	if cur, _ := s.Session(c, "lost"); cur != "s9" {
-		t.Fatalf("touch did not restore a lost session: %q", cur)
+		t.Fatalf("refresh did not restore a lost session: %q", cur)
+	}
+	if cur, _ := s.Session(c, "b"); cur != "t2" {
+		t.Fatalf("refresh of a superseded session changed the live one: %q", cur)
+	}
+	// A heartbeat keeps a session alive beyond its login's TTL, but never
+	// shortens a longer one.
+	must(t, second(s.Login(c, "short", "x1", ShortTTL)))
+	must(t, second(s.Login(c, "longer", "y1", long)))
+	for range 3 {
+		refresh(t, s, long, hold("short", "x1"))
+		refresh(t, s, ShortTTL, hold("longer", "y1"))
+		time.Sleep(ShortTTL / 2)
+	}
+	time.Sleep(ShortTTL)
+	for account, want := range map[string]string{"short": "x1", "longer": "y1"} {
+		if cur, _ := s.Session(c, account); cur != want {
+			t.Fatalf("%s: live session %q after heartbeats, want %q", account, cur, want)
+		}
+	}
+	if errs, err := s.Refresh(c, nil, long); err != nil || len(errs) != 0 {
+		t.Fatalf("empty refresh: %v %v", errs, err)
 	}
 }
 
@@ -186,9 +266,6 @@ func testEnterRoom(t *testing.T, s presence.Store) {
 	c := ctx(t)
 	here := presence.RoomKey{Shard: "ddz-0", Room: 3}
 	there := presence.RoomKey{Shard: "ddz-1", Room: 51}
-	if err := s.EnterRoom(c, "a", "s1", "ddz", here, long); !errors.Is(err, presence.ErrSessionSuperseded) {
-		t.Fatalf("enter without login: %v", err)
-	}
 	must(t, second(s.Login(c, "a", "s1", long)))
 	must(t, s.EnterRoom(c, "a", "s1", "ddz", here, long))
 	must(t, s.EnterRoom(c, "a", "s1", "ddz", here, long)) // reconnect
@@ -220,15 +297,25 @@ func testEnterRoom(t *testing.T, s presence.Store) {
 }
 
 // testStaleEntryYields: the player logs in again (old connection being
-// kicked) and joins another room before the old shard has left.
+// kicked) and joins another room before the old shard has left: the old
+// shard is told to give the seat up.
 func testStaleEntryYields(t *testing.T, s presence.Store) {
 	c := ctx(t)
+	kicks, err := s.Kicks(c)
+	must(t, err)
 	old := presence.RoomKey{Shard: "ddz-0", Room: 1}
 	fresh := presence.RoomKey{Shard: "ddz-2", Room: 101}
 	must(t, second(s.Login(c, "a", "s1", long)))
 	must(t, s.EnterRoom(c, "a", "s1", "ddz", old, long))
 	must(t, second(s.Login(c, "a", "s2", long)))
+	if k := NextKick(t, kicks); k.Session != "s1" || k.Reason != presence.KickReason {
+		t.Fatalf("login kick %+v", k)
+	}
 	must(t, s.EnterRoom(c, "a", "s2", "ddz", fresh, long))
+	// The old seat's holder is told to give it up: one room per game.
+	if k := NextKick(t, kicks); k != (presence.Kick{Account: "a", Session: "s1", Reason: presence.MovedReason}) {
+		t.Fatalf("moved kick %+v", k)
+	}
 	must(t, s.LeaveRoom(c, "a", "ddz", old)) // the old shard cleans up late
 	where, ok, err := s.RoomOf(c, "a", "ddz")
 	must(t, err)
@@ -244,13 +331,13 @@ func testRoomExpires(t *testing.T, s presence.Store) {
 	must(t, s.EnterRoom(c, "a", "s1", "ddz", here, ShortTTL))
 	// While the shard heartbeats, the entry stays.
 	for range 3 {
-		must(t, s.TouchRoom(c, "a", "ddz", here, long))
+		refresh(t, s, long, seated("a", "s1", "ddz", here))
 		if _, ok, _ := s.RoomOf(c, "a", "ddz"); !ok {
 			t.Fatal("entry vanished while heartbeated")
 		}
 	}
 	// The shard stops heartbeating (crash): the entry expires.
-	must(t, s.TouchRoom(c, "a", "ddz", here, ShortTTL))
+	refresh(t, s, ShortTTL, seated("a", "s1", "ddz", here))
 	Eventually(t, "room entry to expire", func() bool {
 		_, ok, err := s.RoomOf(c, "a", "ddz")
 		must(t, err)
@@ -260,20 +347,41 @@ func testRoomExpires(t *testing.T, s presence.Store) {
 	must(t, s.EnterRoom(c, "a", "s1", "ddz", presence.RoomKey{Shard: "ddz-1", Room: 60}, long))
 }
 
-func testTouchRoom(t *testing.T, s presence.Store) {
+// testRefreshRoom: room entries come back with their session after the
+// store lost them; an older session's entry is taken over; the same session
+// cannot hold two rooms.
+func testRefreshRoom(t *testing.T, s presence.Store) {
 	c := ctx(t)
 	here := presence.RoomKey{Shard: "ddz-0", Room: 1}
-	// Lost entry (store restarted): the shard's heartbeat restores it.
-	must(t, s.TouchRoom(c, "a", "ddz", here, long))
+	there := presence.RoomKey{Shard: "ddz-1", Room: 51}
+	// Lost entry and session (store restarted): the shard restores both.
+	if errs := refresh(t, s, long, seated("a", "s1", "ddz", here)); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
 	if where, ok, _ := s.RoomOf(c, "a", "ddz"); !ok || where != here {
-		t.Fatalf("touch did not restore: %v %v", where, ok)
+		t.Fatalf("refresh did not restore the entry: %v %v", where, ok)
 	}
-	if err := s.TouchRoom(c, "a", "ddz", presence.RoomKey{Shard: "x", Room: 2}, long); !errors.Is(err, presence.ErrInOtherRoom) {
-		t.Fatalf("touch of another place: %v", err)
+	// Restored with its session: the same session cannot take a second room.
+	if err := s.EnterRoom(c, "a", "s1", "ddz", there, long); !errors.Is(err, presence.ErrInOtherRoom) {
+		t.Fatalf("enter elsewhere after the restore: %v", err)
 	}
-	// A restored entry has no session, so the player's live session may move on.
-	must(t, second(s.Login(c, "a", "s1", long)))
-	must(t, s.EnterRoom(c, "a", "s1", "ddz", presence.RoomKey{Shard: "ddz-3", Room: 151}, long))
+	if errs := refresh(t, s, long, seated("a", "s1", "ddz", there)); !errors.Is(errs[0], presence.ErrInOtherRoom) {
+		t.Fatalf("refresh of another place by the same session: %v", errs[0])
+	}
+	// A newer login: the old holder learns it was superseded (its seat may
+	// wait for the new session to resume it)...
+	must(t, second(s.Login(c, "a", "s2", long)))
+	if errs := refresh(t, s, long, seated("a", "s1", "ddz", here)); !errors.Is(errs[0], presence.ErrSessionSuperseded) {
+		t.Fatalf("refresh by the superseded holder: %v", errs[0])
+	}
+	// ...and, once the new session plays elsewhere, that it must give it up.
+	must(t, s.EnterRoom(c, "a", "s2", "ddz", there, long))
+	if errs := refresh(t, s, long, seated("a", "s1", "ddz", here)); !errors.Is(errs[0], presence.ErrInOtherRoom) {
+		t.Fatalf("refresh by the superseded holder, moved elsewhere: %v", errs[0])
+	}
+	if where, _, _ := s.RoomOf(c, "a", "ddz"); where != there {
+		t.Fatalf("the superseded holder's refresh moved the entry to %v", where)
+	}
 }
 
 func testGamesIndependent(t *testing.T, s presence.Store) {
@@ -398,12 +506,13 @@ func testBadArguments(t *testing.T, s presence.Store) {
 		{"login empty account", second(s.Login(c, "", "s", long))},
 		{"login empty session", second(s.Login(c, "a", "", long))},
 		{"login zero ttl", second(s.Login(c, "a", "s", 0))},
-		{"touch empty session", s.Touch(c, "a", "", long)},
+		{"refresh empty session", second(s.Refresh(c, []presence.Hold{hold("a", "")}, long))},
 		{"enter empty game", s.EnterRoom(c, "a", "s", "", k, long)},
 		{"enter empty session", s.EnterRoom(c, "a", "", "g", k, long)},
 		{"enter room 0", s.EnterRoom(c, "a", "s", "g", presence.RoomKey{Shard: "x"}, long)},
 		{"enter no shard", s.EnterRoom(c, "a", "s", "g", presence.RoomKey{Room: 1}, long)},
-		{"touch room zero ttl", s.TouchRoom(c, "a", "g", k, 0)},
+		{"refresh zero ttl", second(s.Refresh(c, []presence.Hold{seated("a", "s", "g", k)}, 0))},
+		{"refresh room 0", second(s.Refresh(c, []presence.Hold{seated("a", "s", "g", presence.RoomKey{Shard: "x"})}, long))},
 		{"advertise no name", s.Advertise(c, presence.Peer{Address: "http://x"}, long)},
 		{"advertise no address", s.Advertise(c, presence.Peer{Name: "x"}, long)},
 	}
@@ -419,7 +528,7 @@ func testBadArguments(t *testing.T, s presence.Store) {
 	}
 }
 
-func second(_ string, err error) error { return err }
+func second[T any](_ T, err error) error { return err }
 
 // SessionCounter is implemented by stores that count live sessions.
 type SessionCounter interface {

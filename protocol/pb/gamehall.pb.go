@@ -282,6 +282,68 @@ func (ChatScope) EnumDescriptor() ([]byte, []int) {
 	return file_gamehall_proto_rawDescGZIP(), []int{2}
 }
 
+// Why a connection was closed by the server, and what the client does next.
+type KickCode int32
+
+const (
+	KickCode_KICK_CODE_UNSPECIFIED KickCode = 0  // an older server: read the reason
+	KickCode_KICK_SUPERSEDED       KickCode = 40 // a newer login of the account: this ticket is done
+	KickCode_KICK_REPLACED         KickCode = 41 // a newer connection of the same session took over
+	KickCode_KICK_SHUTDOWN         KickCode = 42 // the shard is going away: pick a room from the hall
+	KickCode_KICK_DRAIN_TIMEOUT    KickCode = 43 // the draining shard's deadline passed: pick a room from the hall
+	KickCode_KICK_LOGGED_OUT       KickCode = 44 // the session logged out
+	KickCode_KICK_FLOODING         KickCode = 45 // too many refused messages
+)
+
+// Enum value maps for KickCode.
+var (
+	KickCode_name = map[int32]string{
+		0:  "KICK_CODE_UNSPECIFIED",
+		40: "KICK_SUPERSEDED",
+		41: "KICK_REPLACED",
+		42: "KICK_SHUTDOWN",
+		43: "KICK_DRAIN_TIMEOUT",
+		44: "KICK_LOGGED_OUT",
+		45: "KICK_FLOODING",
+	}
+	KickCode_value = map[string]int32{
+		"KICK_CODE_UNSPECIFIED": 0,
+		"KICK_SUPERSEDED":       40,
+		"KICK_REPLACED":         41,
+		"KICK_SHUTDOWN":         42,
+		"KICK_DRAIN_TIMEOUT":    43,
+		"KICK_LOGGED_OUT":       44,
+		"KICK_FLOODING":         45,
+	}
+)
+
+func (x KickCode) Enum() *KickCode {
+	p := new(KickCode)
+	*p = x
+	return p
+}
+
+func (x KickCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (KickCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_gamehall_proto_enumTypes[3].Descriptor()
+}
+
+func (KickCode) Type() protoreflect.EnumType {
+	return &file_gamehall_proto_enumTypes[3]
+}
+
+func (x KickCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use KickCode.Descriptor instead.
+func (KickCode) EnumDescriptor() ([]byte, []int) {
+	return file_gamehall_proto_rawDescGZIP(), []int{3}
+}
+
 type RoomEventKind int32
 
 const (
@@ -336,11 +398,11 @@ func (x RoomEventKind) String() string {
 }
 
 func (RoomEventKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_gamehall_proto_enumTypes[3].Descriptor()
+	return file_gamehall_proto_enumTypes[4].Descriptor()
 }
 
 func (RoomEventKind) Type() protoreflect.EnumType {
-	return &file_gamehall_proto_enumTypes[3]
+	return &file_gamehall_proto_enumTypes[4]
 }
 
 func (x RoomEventKind) Number() protoreflect.EnumNumber {
@@ -349,7 +411,7 @@ func (x RoomEventKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RoomEventKind.Descriptor instead.
 func (RoomEventKind) EnumDescriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{3}
+	return file_gamehall_proto_rawDescGZIP(), []int{4}
 }
 
 type GamePhase int32
@@ -388,11 +450,11 @@ func (x GamePhase) String() string {
 }
 
 func (GamePhase) Descriptor() protoreflect.EnumDescriptor {
-	return file_gamehall_proto_enumTypes[4].Descriptor()
+	return file_gamehall_proto_enumTypes[5].Descriptor()
 }
 
 func (GamePhase) Type() protoreflect.EnumType {
-	return &file_gamehall_proto_enumTypes[4]
+	return &file_gamehall_proto_enumTypes[5]
 }
 
 func (x GamePhase) Number() protoreflect.EnumNumber {
@@ -401,7 +463,7 @@ func (x GamePhase) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GamePhase.Descriptor instead.
 func (GamePhase) EnumDescriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{4}
+	return file_gamehall_proto_rawDescGZIP(), []int{5}
 }
 
 type GameEventKind int32
@@ -458,11 +520,11 @@ func (x GameEventKind) String() string {
 }
 
 func (GameEventKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_gamehall_proto_enumTypes[5].Descriptor()
+	return file_gamehall_proto_enumTypes[6].Descriptor()
 }
 
 func (GameEventKind) Type() protoreflect.EnumType {
-	return &file_gamehall_proto_enumTypes[5]
+	return &file_gamehall_proto_enumTypes[6]
 }
 
 func (x GameEventKind) Number() protoreflect.EnumNumber {
@@ -471,7 +533,7 @@ func (x GameEventKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GameEventKind.Descriptor instead.
 func (GameEventKind) EnumDescriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{5}
+	return file_gamehall_proto_rawDescGZIP(), []int{6}
 }
 
 // SettlementState says whether a finished game's result is stored.
@@ -512,11 +574,11 @@ func (x SettlementState) String() string {
 }
 
 func (SettlementState) Descriptor() protoreflect.EnumDescriptor {
-	return file_gamehall_proto_enumTypes[6].Descriptor()
+	return file_gamehall_proto_enumTypes[7].Descriptor()
 }
 
 func (SettlementState) Type() protoreflect.EnumType {
-	return &file_gamehall_proto_enumTypes[6]
+	return &file_gamehall_proto_enumTypes[7]
 }
 
 func (x SettlementState) Number() protoreflect.EnumNumber {
@@ -525,7 +587,7 @@ func (x SettlementState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SettlementState.Descriptor instead.
 func (SettlementState) EnumDescriptor() ([]byte, []int) {
-	return file_gamehall_proto_rawDescGZIP(), []int{6}
+	return file_gamehall_proto_rawDescGZIP(), []int{7}
 }
 
 type Envelope struct {
@@ -1864,7 +1926,8 @@ func (x *ChatMessage) GetText() string {
 
 type Kicked struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`                         // for people
+	Code          KickCode               `protobuf:"varint,40,opt,name=code,proto3,enum=gamehall.v1.KickCode" json:"code,omitempty"` // for programs: what to do next
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1904,6 +1967,13 @@ func (x *Kicked) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *Kicked) GetCode() KickCode {
+	if x != nil {
+		return x.Code
+	}
+	return KickCode_KICK_CODE_UNSPECIFIED
 }
 
 type SeatInfo struct {
@@ -3329,9 +3399,10 @@ const file_gamehall_proto_rawDesc = "" +
 	"\x04room\x18\x02 \x01(\x05R\x04room\x12\x14\n" +
 	"\x05table\x18\x03 \x01(\x05R\x05table\x12\x18\n" +
 	"\aaccount\x18\x04 \x01(\tR\aaccount\x12\x12\n" +
-	"\x04text\x18\x05 \x01(\tR\x04text\" \n" +
+	"\x04text\x18\x05 \x01(\tR\x04text\"K\n" +
 	"\x06Kicked\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"l\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12)\n" +
+	"\x04code\x18( \x01(\x0e2\x15.gamehall.v1.KickCodeR\x04code\"l\n" +
 	"\bSeatInfo\x12\x12\n" +
 	"\x04seat\x18\x01 \x01(\x05R\x04seat\x12\x18\n" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x14\n" +
@@ -3514,7 +3585,15 @@ const file_gamehall_proto_rawDesc = "" +
 	"\tChatScope\x12\x1a\n" +
 	"\x16CHAT_SCOPE_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05TABLE\x10\x01\x12\b\n" +
-	"\x04ROOM\x10\x02*\xa2\x01\n" +
+	"\x04ROOM\x10\x02*\xa0\x01\n" +
+	"\bKickCode\x12\x19\n" +
+	"\x15KICK_CODE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fKICK_SUPERSEDED\x10(\x12\x11\n" +
+	"\rKICK_REPLACED\x10)\x12\x11\n" +
+	"\rKICK_SHUTDOWN\x10*\x12\x16\n" +
+	"\x12KICK_DRAIN_TIMEOUT\x10+\x12\x13\n" +
+	"\x0fKICK_LOGGED_OUT\x10,\x12\x11\n" +
+	"\rKICK_FLOODING\x10-*\xa2\x01\n" +
 	"\rRoomEventKind\x12\x1f\n" +
 	"\x1bROOM_EVENT_KIND_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05ENTER\x10\x01\x12\t\n" +
@@ -3564,101 +3643,103 @@ func file_gamehall_proto_rawDescGZIP() []byte {
 	return file_gamehall_proto_rawDescData
 }
 
-var file_gamehall_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_gamehall_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
 var file_gamehall_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_gamehall_proto_goTypes = []any{
 	(ErrorCode)(0),            // 0: gamehall.v1.ErrorCode
 	(ComboKind)(0),            // 1: gamehall.v1.ComboKind
 	(ChatScope)(0),            // 2: gamehall.v1.ChatScope
-	(RoomEventKind)(0),        // 3: gamehall.v1.RoomEventKind
-	(GamePhase)(0),            // 4: gamehall.v1.GamePhase
-	(GameEventKind)(0),        // 5: gamehall.v1.GameEventKind
-	(SettlementState)(0),      // 6: gamehall.v1.SettlementState
-	(*Envelope)(nil),          // 7: gamehall.v1.Envelope
-	(*Error)(nil),             // 8: gamehall.v1.Error
-	(*Ok)(nil),                // 9: gamehall.v1.Ok
-	(*Hello)(nil),             // 10: gamehall.v1.Hello
-	(*Welcome)(nil),           // 11: gamehall.v1.Welcome
-	(*EnterRoom)(nil),         // 12: gamehall.v1.EnterRoom
-	(*LeaveRoom)(nil),         // 13: gamehall.v1.LeaveRoom
-	(*SitDown)(nil),           // 14: gamehall.v1.SitDown
-	(*QuickSeat)(nil),         // 15: gamehall.v1.QuickSeat
-	(*StandUp)(nil),           // 16: gamehall.v1.StandUp
-	(*Ready)(nil),             // 17: gamehall.v1.Ready
-	(*GetTable)(nil),          // 18: gamehall.v1.GetTable
-	(*Bid)(nil),               // 19: gamehall.v1.Bid
-	(*Play)(nil),              // 20: gamehall.v1.Play
-	(*Combo)(nil),             // 21: gamehall.v1.Combo
-	(*Ping)(nil),              // 22: gamehall.v1.Ping
-	(*Pong)(nil),              // 23: gamehall.v1.Pong
-	(*Chat)(nil),              // 24: gamehall.v1.Chat
-	(*ChatMessage)(nil),       // 25: gamehall.v1.ChatMessage
-	(*Kicked)(nil),            // 26: gamehall.v1.Kicked
-	(*SeatInfo)(nil),          // 27: gamehall.v1.SeatInfo
-	(*TableInfo)(nil),         // 28: gamehall.v1.TableInfo
-	(*RoomState)(nil),         // 29: gamehall.v1.RoomState
-	(*RoomEvent)(nil),         // 30: gamehall.v1.RoomEvent
-	(*RoomEvents)(nil),        // 31: gamehall.v1.RoomEvents
-	(*GameEvent)(nil),         // 32: gamehall.v1.GameEvent
-	(*Settled)(nil),           // 33: gamehall.v1.Settled
-	(*TableState)(nil),        // 34: gamehall.v1.TableState
-	(*GameRecord)(nil),        // 35: gamehall.v1.GameRecord
-	(*RecordedMove)(nil),      // 36: gamehall.v1.RecordedMove
-	(*RoomCount)(nil),         // 37: gamehall.v1.RoomCount
-	(*OccupancySnapshot)(nil), // 38: gamehall.v1.OccupancySnapshot
-	(*OccupancyDelta)(nil),    // 39: gamehall.v1.OccupancyDelta
-	(*OccupancyFrame)(nil),    // 40: gamehall.v1.OccupancyFrame
+	(KickCode)(0),             // 3: gamehall.v1.KickCode
+	(RoomEventKind)(0),        // 4: gamehall.v1.RoomEventKind
+	(GamePhase)(0),            // 5: gamehall.v1.GamePhase
+	(GameEventKind)(0),        // 6: gamehall.v1.GameEventKind
+	(SettlementState)(0),      // 7: gamehall.v1.SettlementState
+	(*Envelope)(nil),          // 8: gamehall.v1.Envelope
+	(*Error)(nil),             // 9: gamehall.v1.Error
+	(*Ok)(nil),                // 10: gamehall.v1.Ok
+	(*Hello)(nil),             // 11: gamehall.v1.Hello
+	(*Welcome)(nil),           // 12: gamehall.v1.Welcome
+	(*EnterRoom)(nil),         // 13: gamehall.v1.EnterRoom
+	(*LeaveRoom)(nil),         // 14: gamehall.v1.LeaveRoom
+	(*SitDown)(nil),           // 15: gamehall.v1.SitDown
+	(*QuickSeat)(nil),         // 16: gamehall.v1.QuickSeat
+	(*StandUp)(nil),           // 17: gamehall.v1.StandUp
+	(*Ready)(nil),             // 18: gamehall.v1.Ready
+	(*GetTable)(nil),          // 19: gamehall.v1.GetTable
+	(*Bid)(nil),               // 20: gamehall.v1.Bid
+	(*Play)(nil),              // 21: gamehall.v1.Play
+	(*Combo)(nil),             // 22: gamehall.v1.Combo
+	(*Ping)(nil),              // 23: gamehall.v1.Ping
+	(*Pong)(nil),              // 24: gamehall.v1.Pong
+	(*Chat)(nil),              // 25: gamehall.v1.Chat
+	(*ChatMessage)(nil),       // 26: gamehall.v1.ChatMessage
+	(*Kicked)(nil),            // 27: gamehall.v1.Kicked
+	(*SeatInfo)(nil),          // 28: gamehall.v1.SeatInfo
+	(*TableInfo)(nil),         // 29: gamehall.v1.TableInfo
+	(*RoomState)(nil),         // 30: gamehall.v1.RoomState
+	(*RoomEvent)(nil),         // 31: gamehall.v1.RoomEvent
+	(*RoomEvents)(nil),        // 32: gamehall.v1.RoomEvents
+	(*GameEvent)(nil),         // 33: gamehall.v1.GameEvent
+	(*Settled)(nil),           // 34: gamehall.v1.Settled
+	(*TableState)(nil),        // 35: gamehall.v1.TableState
+	(*GameRecord)(nil),        // 36: gamehall.v1.GameRecord
+	(*RecordedMove)(nil),      // 37: gamehall.v1.RecordedMove
+	(*RoomCount)(nil),         // 38: gamehall.v1.RoomCount
+	(*OccupancySnapshot)(nil), // 39: gamehall.v1.OccupancySnapshot
+	(*OccupancyDelta)(nil),    // 40: gamehall.v1.OccupancyDelta
+	(*OccupancyFrame)(nil),    // 41: gamehall.v1.OccupancyFrame
 }
 var file_gamehall_proto_depIdxs = []int32{
-	10, // 0: gamehall.v1.Envelope.hello:type_name -> gamehall.v1.Hello
-	12, // 1: gamehall.v1.Envelope.enter_room:type_name -> gamehall.v1.EnterRoom
-	13, // 2: gamehall.v1.Envelope.leave_room:type_name -> gamehall.v1.LeaveRoom
-	14, // 3: gamehall.v1.Envelope.sit_down:type_name -> gamehall.v1.SitDown
-	15, // 4: gamehall.v1.Envelope.quick_seat:type_name -> gamehall.v1.QuickSeat
-	16, // 5: gamehall.v1.Envelope.stand_up:type_name -> gamehall.v1.StandUp
-	17, // 6: gamehall.v1.Envelope.ready:type_name -> gamehall.v1.Ready
-	19, // 7: gamehall.v1.Envelope.bid:type_name -> gamehall.v1.Bid
-	20, // 8: gamehall.v1.Envelope.play:type_name -> gamehall.v1.Play
-	24, // 9: gamehall.v1.Envelope.chat:type_name -> gamehall.v1.Chat
-	22, // 10: gamehall.v1.Envelope.ping:type_name -> gamehall.v1.Ping
-	18, // 11: gamehall.v1.Envelope.get_table:type_name -> gamehall.v1.GetTable
-	11, // 12: gamehall.v1.Envelope.welcome:type_name -> gamehall.v1.Welcome
-	8,  // 13: gamehall.v1.Envelope.error:type_name -> gamehall.v1.Error
-	9,  // 14: gamehall.v1.Envelope.ok:type_name -> gamehall.v1.Ok
-	29, // 15: gamehall.v1.Envelope.room_state:type_name -> gamehall.v1.RoomState
-	34, // 16: gamehall.v1.Envelope.table_state:type_name -> gamehall.v1.TableState
-	23, // 17: gamehall.v1.Envelope.pong:type_name -> gamehall.v1.Pong
-	26, // 18: gamehall.v1.Envelope.kicked:type_name -> gamehall.v1.Kicked
-	31, // 19: gamehall.v1.Envelope.room_events:type_name -> gamehall.v1.RoomEvents
-	32, // 20: gamehall.v1.Envelope.game_event:type_name -> gamehall.v1.GameEvent
-	25, // 21: gamehall.v1.Envelope.chat_message:type_name -> gamehall.v1.ChatMessage
-	33, // 22: gamehall.v1.Envelope.settled:type_name -> gamehall.v1.Settled
+	11, // 0: gamehall.v1.Envelope.hello:type_name -> gamehall.v1.Hello
+	13, // 1: gamehall.v1.Envelope.enter_room:type_name -> gamehall.v1.EnterRoom
+	14, // 2: gamehall.v1.Envelope.leave_room:type_name -> gamehall.v1.LeaveRoom
+	15, // 3: gamehall.v1.Envelope.sit_down:type_name -> gamehall.v1.SitDown
+	16, // 4: gamehall.v1.Envelope.quick_seat:type_name -> gamehall.v1.QuickSeat
+	17, // 5: gamehall.v1.Envelope.stand_up:type_name -> gamehall.v1.StandUp
+	18, // 6: gamehall.v1.Envelope.ready:type_name -> gamehall.v1.Ready
+	20, // 7: gamehall.v1.Envelope.bid:type_name -> gamehall.v1.Bid
+	21, // 8: gamehall.v1.Envelope.play:type_name -> gamehall.v1.Play
+	25, // 9: gamehall.v1.Envelope.chat:type_name -> gamehall.v1.Chat
+	23, // 10: gamehall.v1.Envelope.ping:type_name -> gamehall.v1.Ping
+	19, // 11: gamehall.v1.Envelope.get_table:type_name -> gamehall.v1.GetTable
+	12, // 12: gamehall.v1.Envelope.welcome:type_name -> gamehall.v1.Welcome
+	9,  // 13: gamehall.v1.Envelope.error:type_name -> gamehall.v1.Error
+	10, // 14: gamehall.v1.Envelope.ok:type_name -> gamehall.v1.Ok
+	30, // 15: gamehall.v1.Envelope.room_state:type_name -> gamehall.v1.RoomState
+	35, // 16: gamehall.v1.Envelope.table_state:type_name -> gamehall.v1.TableState
+	24, // 17: gamehall.v1.Envelope.pong:type_name -> gamehall.v1.Pong
+	27, // 18: gamehall.v1.Envelope.kicked:type_name -> gamehall.v1.Kicked
+	32, // 19: gamehall.v1.Envelope.room_events:type_name -> gamehall.v1.RoomEvents
+	33, // 20: gamehall.v1.Envelope.game_event:type_name -> gamehall.v1.GameEvent
+	26, // 21: gamehall.v1.Envelope.chat_message:type_name -> gamehall.v1.ChatMessage
+	34, // 22: gamehall.v1.Envelope.settled:type_name -> gamehall.v1.Settled
 	0,  // 23: gamehall.v1.Error.code:type_name -> gamehall.v1.ErrorCode
-	21, // 24: gamehall.v1.Play.reading:type_name -> gamehall.v1.Combo
+	22, // 24: gamehall.v1.Play.reading:type_name -> gamehall.v1.Combo
 	1,  // 25: gamehall.v1.Combo.kind:type_name -> gamehall.v1.ComboKind
 	2,  // 26: gamehall.v1.Chat.scope:type_name -> gamehall.v1.ChatScope
 	2,  // 27: gamehall.v1.ChatMessage.scope:type_name -> gamehall.v1.ChatScope
-	27, // 28: gamehall.v1.TableInfo.seats:type_name -> gamehall.v1.SeatInfo
-	28, // 29: gamehall.v1.RoomState.tables:type_name -> gamehall.v1.TableInfo
-	3,  // 30: gamehall.v1.RoomEvent.kind:type_name -> gamehall.v1.RoomEventKind
-	30, // 31: gamehall.v1.RoomEvents.events:type_name -> gamehall.v1.RoomEvent
-	5,  // 32: gamehall.v1.GameEvent.kind:type_name -> gamehall.v1.GameEventKind
-	21, // 33: gamehall.v1.GameEvent.combo:type_name -> gamehall.v1.Combo
-	6,  // 34: gamehall.v1.GameEvent.settlement:type_name -> gamehall.v1.SettlementState
-	27, // 35: gamehall.v1.TableState.seats:type_name -> gamehall.v1.SeatInfo
-	4,  // 36: gamehall.v1.TableState.phase:type_name -> gamehall.v1.GamePhase
-	21, // 37: gamehall.v1.TableState.last_combo:type_name -> gamehall.v1.Combo
-	36, // 38: gamehall.v1.GameRecord.moves:type_name -> gamehall.v1.RecordedMove
-	5,  // 39: gamehall.v1.RecordedMove.kind:type_name -> gamehall.v1.GameEventKind
-	37, // 40: gamehall.v1.OccupancySnapshot.rooms:type_name -> gamehall.v1.RoomCount
-	37, // 41: gamehall.v1.OccupancyDelta.rooms:type_name -> gamehall.v1.RoomCount
-	38, // 42: gamehall.v1.OccupancyFrame.snapshot:type_name -> gamehall.v1.OccupancySnapshot
-	39, // 43: gamehall.v1.OccupancyFrame.delta:type_name -> gamehall.v1.OccupancyDelta
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	3,  // 28: gamehall.v1.Kicked.code:type_name -> gamehall.v1.KickCode
+	28, // 29: gamehall.v1.TableInfo.seats:type_name -> gamehall.v1.SeatInfo
+	29, // 30: gamehall.v1.RoomState.tables:type_name -> gamehall.v1.TableInfo
+	4,  // 31: gamehall.v1.RoomEvent.kind:type_name -> gamehall.v1.RoomEventKind
+	31, // 32: gamehall.v1.RoomEvents.events:type_name -> gamehall.v1.RoomEvent
+	6,  // 33: gamehall.v1.GameEvent.kind:type_name -> gamehall.v1.GameEventKind
+	22, // 34: gamehall.v1.GameEvent.combo:type_name -> gamehall.v1.Combo
+	7,  // 35: gamehall.v1.GameEvent.settlement:type_name -> gamehall.v1.SettlementState
+	28, // 36: gamehall.v1.TableState.seats:type_name -> gamehall.v1.SeatInfo
+	5,  // 37: gamehall.v1.TableState.phase:type_name -> gamehall.v1.GamePhase
+	22, // 38: gamehall.v1.TableState.last_combo:type_name -> gamehall.v1.Combo
+	37, // 39: gamehall.v1.GameRecord.moves:type_name -> gamehall.v1.RecordedMove
+	6,  // 40: gamehall.v1.RecordedMove.kind:type_name -> gamehall.v1.GameEventKind
+	38, // 41: gamehall.v1.OccupancySnapshot.rooms:type_name -> gamehall.v1.RoomCount
+	38, // 42: gamehall.v1.OccupancyDelta.rooms:type_name -> gamehall.v1.RoomCount
+	39, // 43: gamehall.v1.OccupancyFrame.snapshot:type_name -> gamehall.v1.OccupancySnapshot
+	40, // 44: gamehall.v1.OccupancyFrame.delta:type_name -> gamehall.v1.OccupancyDelta
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_gamehall_proto_init() }
@@ -3700,7 +3781,7 @@ func file_gamehall_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gamehall_proto_rawDesc), len(file_gamehall_proto_rawDesc)),
-			NumEnums:      7,
+			NumEnums:      8,
 			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   0,
