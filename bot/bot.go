@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"strconv"
 	"sync"
@@ -43,6 +44,17 @@ type Config struct {
 	// LeaveGrace: after Duration or Stop, how long players may finish the
 	// game they are in before leaving anyway (an escape). Default 60s.
 	LeaveGrace time.Duration
+	// DropEvery, when set, is the mean time (exponentially distributed)
+	// after which a player in a running game drops its connection, as a
+	// flaky network would, and resumes its seat on a new one.
+	DropEvery time.Duration
+	// ResumeWithin bounds how long a player whose connection was lost tries
+	// to get its seat back from the same shard (10s; keep it under the
+	// shard's reconnect grace).
+	ResumeWithin time.Duration
+	// Events, when set, receives one JSON line (Event) per connection that
+	// ended in a room, per resume and per return to the hall.
+	Events io.Writer
 	// Prefix of account names (bot-<random hex>).
 	Prefix string
 	Seed   uint64 // 0: random
@@ -80,6 +92,12 @@ func (c *Config) defaults() error {
 	if c.LeaveGrace <= 0 {
 		c.LeaveGrace = 60 * time.Second
 	}
+	if c.ResumeWithin <= 0 {
+		c.ResumeWithin = 10 * time.Second
+	}
+	if c.DropEvery < 0 {
+		return fmt.Errorf("drop-every %s is negative", c.DropEvery)
+	}
 	if c.Prefix == "" {
 		var b [3]byte
 		_, _ = rand.Read(b[:])
@@ -96,10 +114,11 @@ func (c *Config) defaults() error {
 
 // Runner is one bot run.
 type Runner struct {
-	cfg   Config
-	stats *Stats
-	hall  *hallClient
-	log   logr.Logger
+	cfg    Config
+	stats  *Stats
+	hall   *hallClient
+	log    logr.Logger
+	events *eventLog
 
 	stop     chan struct{} // soft stop: finish the game, leave
 	stopOnce sync.Once
@@ -115,7 +134,7 @@ func New(cfg Config) (*Runner, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	r := &Runner{cfg: cfg, stats: NewStats(), hall: newHallClient(cfg.HallURL), log: cfg.Log, stop: make(chan struct{})}
+	r := &Runner{cfg: cfg, stats: NewStats(), hall: newHallClient(cfg.HallURL), log: cfg.Log, events: newEventLog(cfg.Events), stop: make(chan struct{})}
 	if cfg.MaxOnline > 0 && cfg.MaxOnline < cfg.Players {
 		r.sem = make(chan struct{}, cfg.MaxOnline)
 	}

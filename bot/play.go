@@ -13,9 +13,19 @@ import (
 
 var chatLines = []string{"gg", "nice one", "well played", "again?", "that bomb!", "lucky cards", "hi all", "ha"}
 
-// play sits down and plays games until the visit ends. It reports true when
-// the room had no free seat (the player left it at once).
-func (p *player) play(ctx context.Context, s *session, region string, room int) (noSeat bool) {
+// outcome is how a stay in a room ended.
+type outcome int
+
+const (
+	visitOver outcome = iota // left (or stopped): the visit is over
+	noSeat                   // the room had no free seat: try another
+	shardGone                // the shard went, or the seat could not be resumed: back to the hall
+)
+
+// play sits down and plays games until the visit ends, resuming its seat
+// on a new connection when one is lost. It returns how the stay ended and
+// the session it ended on (the caller closes it).
+func (p *player) play(ctx context.Context, s *session, region string, room int, ticket string) (outcome, *session) {
 	st := p.r.stats
 	req := func(f func(ctx context.Context) error) error {
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -35,14 +45,15 @@ func (p *player) play(ctx context.Context, s *session, region string, room int) 
 	var ts *pb.TableState
 	err := req(func(c context.Context) (err error) { ts, err = s.c.QuickSeat(c); return })
 	if err != nil {
-		noSeat = client.Code(err) == pb.ErrorCode_NO_FREE_SEAT
-		if noSeat {
+		_ = req(func(c context.Context) error { return s.c.LeaveRoom(c) })
+		if client.Code(err) == pb.ErrorCode_NO_FREE_SEAT {
 			st.NoSeat.Add(1)
-		} else if ctx.Err() == nil && !s.closed.Load() {
+			return noSeat, s
+		}
+		if ctx.Err() == nil && !s.closed.Load() {
 			p.shardFailure("quick seat", err)
 		}
-		_ = req(func(c context.Context) error { return s.c.LeaveRoom(c) })
-		return noSeat
+		return visitOver, s
 	}
 	st.Seated.Add(1)
 	defer st.Seated.Add(-1)
@@ -61,6 +72,21 @@ func (p *player) play(ctx context.Context, s *session, region string, room int) 
 	ping := time.NewTicker(10 * time.Second)
 	defer timer.Stop()
 	defer ping.Stop()
+	drop := time.NewTimer(time.Hour)
+	drop.Stop()
+	armDrop := func(d time.Duration) {
+		if p.r.cfg.DropEvery > 0 {
+			drop.Reset(d)
+		}
+	}
+	armDrop(time.Duration(p.rng.ExpFloat64() * float64(p.r.cfg.DropEvery)))
+	defer drop.Stop()
+	// resumed takes the new session of a resumed seat.
+	resumed := func(ns *session) {
+		s = ns
+		moveSent, needReady = time.Time{}, v.Phase == pb.GamePhase_WAITING
+		timer.Reset(p.think() / 4)
+	}
 	lastSent := time.Now()
 	stop := p.r.stop
 	var buf []event
@@ -74,6 +100,10 @@ func (p *player) play(ctx context.Context, s *session, region string, room int) 
 		buf = s.take(buf)
 		for _, e := range buf {
 			switch m := e.env.Msg.(type) {
+			case *pb.Envelope_TableState: // after a resume
+				if int(m.TableState.Table) == v.Table && m.TableState.MoveNo >= v.MoveNo {
+					v.Reset(m.TableState)
+				}
 			case *pb.Envelope_GameEvent:
 				ev := m.GameEvent
 				if int(ev.Table) != v.Table || !v.Apply(ev) {
@@ -120,8 +150,7 @@ func (p *player) play(ctx context.Context, s *session, region string, room int) 
 					st.LateSettled.Add(1)
 				}
 			case *pb.Envelope_Kicked:
-				st.ProtocolError("kicked: " + m.Kicked.Reason)
-				return true
+				// The connection ends right after; Done says what to do.
 			}
 		}
 		return false
@@ -129,25 +158,45 @@ func (p *player) play(ctx context.Context, s *session, region string, room int) 
 	for {
 		select {
 		case <-ctx.Done():
-			return false
+			return visitOver, s
 		case <-s.c.Done():
-			if !s.closed.Load() && ctx.Err() == nil {
-				st.Dropped.Add(1)
-				p.r.log.V(1).Info("connection lost", "account", p.account, "err", fmt.Sprint(s.c.Err()))
+			if s.closed.Load() || ctx.Err() != nil {
+				return visitOver, s
 			}
-			return false
+			handle() // the last pushes, a game result among them
+			ns, out := p.afterLoss(ctx, s, ticket, &v)
+			if ns == nil {
+				return out, s
+			}
+			resumed(ns)
+		case <-drop.C:
+			if v.Phase != pb.GamePhase_PLAYING || min(v.CardsLeft[0], v.CardsLeft[1], v.CardsLeft[2]) < 6 || leaving {
+				// Only mid-game, far from its end: a game that ends while
+				// the connection is down frees the seat, as it should.
+				armDrop(time.Second)
+				continue
+			}
+			st.DropsOnPurpose.Add(1)
+			p.r.events.add(Event{Kind: EvDropped, Account: p.account, Shard: s.addr, InGame: true})
+			s.close()
+			ns, out := p.resumeSeat(ctx, s.addr, ticket, &v, time.Now())
+			if ns == nil {
+				return out, s
+			}
+			resumed(ns)
+			armDrop(time.Duration(p.rng.ExpFloat64() * float64(p.r.cfg.DropEvery)))
 		case <-stop:
 			stop = nil
 			leaving = true
 			leaveBy = time.Now().Add(p.r.cfg.LeaveGrace)
 			if v.Phase == pb.GamePhase_WAITING || v.Phase == pb.GamePhase_GAME_PHASE_UNSPECIFIED {
 				leave()
-				return false
+				return visitOver, s
 			}
 		case <-ping.C:
 			if !leaveBy.IsZero() && time.Now().After(leaveBy) {
 				leave() // an escape: the game went on too long after the stop
-				return false
+				return visitOver, s
 			}
 			if time.Since(lastSent) >= 10*time.Second {
 				var rtt time.Duration
@@ -158,23 +207,26 @@ func (p *player) play(ctx context.Context, s *session, region string, room int) 
 			}
 		case <-s.signal:
 			if handle() {
-				return false
+				return visitOver, s
 			}
 		case <-timer.C:
 			// Apply what arrived meanwhile first: acting on an old view
 			// would bid after the bidding ended, for instance.
 			if handle() {
-				return false
+				return visitOver, s
 			}
 			if needReady && v.Phase == pb.GamePhase_WAITING {
 				needReady = false
 				err := req(func(c context.Context) error { return s.c.Ready(c) })
 				lastSent = time.Now()
 				if err != nil && client.Code(err) != pb.ErrorCode_GAME_IN_PROGRESS {
-					if ctx.Err() == nil && !s.closed.Load() {
+					if ctx.Err() == nil && !s.closed.Load() && s.c.Err() == nil {
 						p.shardFailure("ready", err)
 					}
-					return false
+					if s.c.Err() != nil {
+						continue // the connection is gone: Done says what next
+					}
+					return visitOver, s
 				}
 				continue
 			}
@@ -205,12 +257,14 @@ func (p *player) play(ctx context.Context, s *session, region string, room int) 
 			// so they are queued by now: if the game moved on without us,
 			// the turn timer played for us and the move was late, not wrong.
 			if handle() {
-				return false
+				return visitOver, s
 			}
 			late := v.MoveNo != moveNo
 			switch code := client.Code(err); {
 			case late, code == pb.ErrorCode_NOT_YOUR_TURN, code == pb.ErrorCode_NO_GAME:
 				st.LateMoves.Add(1)
+			case s.c.Err() != nil:
+				// The connection is gone: Done says what next.
 			default:
 				if ctx.Err() == nil && !s.closed.Load() {
 					p.shardFailure("move", err)

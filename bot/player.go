@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net"
@@ -105,12 +106,98 @@ func (p *player) visit(ctx context.Context) {
 		if conn == nil {
 			return
 		}
-		noSeat := p.play(ctx, conn, region, room)
-		conn.close()
-		if !noSeat {
+		out, last := p.play(ctx, conn, region, room, lr.Ticket)
+		last.close()
+		switch out {
+		case visitOver:
 			return
+		case noSeat:
+			tried[room] = true
+		case shardGone:
+			// The hall no longer offers the shard's rooms (or soon will not).
+			st.BackToHall.Add(1)
+			p.r.events.add(Event{Kind: EvBackToHall, Account: p.account, Shard: last.addr})
+			tried[room] = true
 		}
-		tried[room] = true
+	}
+}
+
+// afterLoss decides what a player does when its connection ended in a
+// room: a shard going away sends it back to the hall, another kick ends the
+// visit, a lost connection is resumed. It returns the new session of a
+// resumed seat, or nil and the outcome of the stay.
+func (p *player) afterLoss(ctx context.Context, s *session, ticket string, v *View) (*session, outcome) {
+	st := p.r.stats
+	err := s.c.Err()
+	inGame := v.Phase == pb.GamePhase_BIDDING || v.Phase == pb.GamePhase_PLAYING
+	ev := Event{Account: p.account, Shard: s.addr, InGame: inGame, Detail: fmt.Sprint(err)}
+	var k *client.KickedError
+	switch {
+	case errors.As(err, &k) && client.ShardGone(err):
+		st.Cut.Add(1)
+		ev.Kind, ev.Code = EvCut, k.Code.String()
+		p.r.events.add(ev)
+		p.r.log.V(1).Info("the shard went away with us in a room", "account", p.account, "shard", s.addr, "err", ev.Detail)
+		return nil, shardGone
+	case errors.As(err, &k):
+		st.Kicked.Add(1)
+		ev.Kind, ev.Code = EvKicked, k.Code.String()
+		p.r.events.add(ev)
+		return nil, visitOver
+	}
+	st.Dropped.Add(1)
+	ev.Kind = EvLost
+	p.r.events.add(ev)
+	p.r.log.V(1).Info("connection lost; resuming the seat", "account", p.account, "shard", s.addr, "err", ev.Detail)
+	if !inGame {
+		return nil, shardGone // out of a game the shard let the place go at once
+	}
+	return p.resumeSeat(ctx, s.addr, ticket, v, time.Now())
+}
+
+// resumeSeat dials the shard at addr again with the same ticket until it
+// gives the seat of v back (Welcome.resumed, the same table and seat), for
+// at most Config.ResumeWithin after lost. It loads the table into v.
+func (p *player) resumeSeat(ctx context.Context, addr, ticket string, v *View, lost time.Time) (*session, outcome) {
+	st := p.r.stats
+	fail := func(why string) (*session, outcome) {
+		st.ResumeFailures.Add(1)
+		p.r.events.add(Event{Kind: EvResumeFailed, Account: p.account, Shard: addr, Detail: why})
+		p.r.log.V(1).Info("seat not resumed", "account", p.account, "shard", addr, "why", why)
+		return nil, shardGone
+	}
+	deadline := lost.Add(p.r.cfg.ResumeWithin)
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		dctx, cancel := context.WithDeadline(ctx, deadline)
+		ns, err := dial(dctx, p.r, addr, ticket)
+		cancel()
+		switch {
+		case err == nil && !ns.c.Welcome.Resumed:
+			ns.close()
+			return fail("the shard no longer held the seat")
+		case err == nil:
+			rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			ts, err := ns.c.GetTable(rctx)
+			cancel()
+			if err != nil || int(ts.Table) != v.Table || int(ts.MySeat) != v.MySeat {
+				ns.close()
+				return fail(fmt.Sprintf("not back at table %d seat %d: %v %v", v.Table, v.MySeat, ts, err))
+			}
+			v.Reset(ts)
+			st.Resumes.Add(1)
+			st.Resume.Record(time.Since(lost))
+			p.r.events.add(Event{Kind: EvResumed, Account: p.account, Shard: addr, Millis: time.Since(lost).Milliseconds(), InGame: true})
+			return ns, visitOver
+		case ctx.Err() != nil:
+			return nil, visitOver
+		case client.ShardGone(err):
+			return fail("the shard is gone: " + err.Error())
+		case !time.Now().Before(deadline):
+			return fail("no resume within " + p.r.cfg.ResumeWithin.String() + ": " + err.Error())
+		}
+		if !p.sleep(ctx, delay) {
+			return nil, visitOver
+		}
 	}
 }
 

@@ -107,7 +107,7 @@ type Stats struct {
 	Chats         atomic.Int64
 	Visits        atomic.Int64 // room visits completed (left after their games)
 	ProtocolErrs  atomic.Int64
-	Dropped       atomic.Int64 // connections lost unexpectedly
+	Dropped       atomic.Int64 // connections lost unexpectedly (no Kicked)
 	NetFailures   atomic.Int64 // hall requests that timed out or lost their connection
 
 	// Per player and game (each player checks its own seat):
@@ -122,7 +122,15 @@ type Stats struct {
 	BalanceConfirmed atomic.Int64
 	BalanceUnchecked atomic.Int64 // the hall did not answer
 
-	Login, Directory, Enter, MoveDelivery, Ping Histogram
+	// Faults: what players in a room went through when their connection ended.
+	Cut            atomic.Int64 // kicked because the shard went away (KICK_SHUTDOWN, KICK_DRAIN_TIMEOUT)
+	Kicked         atomic.Int64 // kicked for another reason (a newer login, a logout, …)
+	DropsOnPurpose atomic.Int64 // connections the bot dropped itself mid-game (Config.DropEvery)
+	Resumes        atomic.Int64 // drops after which the same seat was resumed
+	ResumeFailures atomic.Int64 // drops after which the seat could not be resumed
+	BackToHall     atomic.Int64 // players who picked a room from the hall again after their shard went
+
+	Login, Directory, Enter, MoveDelivery, Ping, Resume Histogram
 
 	mu       sync.Mutex
 	errSeen  map[string]int64
@@ -268,6 +276,9 @@ func (s *Stats) Summary() string {
 	}
 	fmt.Fprintf(&b, "  held seats       IN_OTHER_ROOM %d, resumed and left %d (a previous visit's leave timed out)\n", s.InOtherRoom.Load(), s.Resumed.Load())
 	fmt.Fprintf(&b, "  connections lost %d, requests failed by timeout or network %d\n", s.Dropped.Load(), s.NetFailures.Load())
+	fmt.Fprintf(&b, "  faults           cut by a shard going away %d, kicked %d, dropped on purpose %d, seats resumed %d (p50 %s, max %s), resume failures %d, back to the hall %d\n",
+		s.Cut.Load(), s.Kicked.Load(), s.DropsOnPurpose.Load(), s.Resumes.Load(), fmtDur(s.Resume.Quantile(.5)), fmtDur(s.Resume.Max()),
+		s.ResumeFailures.Load(), s.BackToHall.Load())
 	fmt.Fprintf(&b, "  protocol errors  %d", s.ProtocolErrs.Load())
 	for _, e := range s.ProtocolErrors() {
 		fmt.Fprintf(&b, "\n    %s", e)

@@ -3,6 +3,7 @@ package bot
 import (
 	"slices"
 
+	"github.com/gamehall/gamehall/client"
 	"github.com/gamehall/gamehall/game/doudizhu"
 	"github.com/gamehall/gamehall/protocol/pb"
 )
@@ -35,6 +36,7 @@ func (v *View) Reset(st *pb.TableState) {
 	if len(v.Last) == 0 {
 		v.Last = nil
 	}
+	v.passes = client.PassesSince(st)
 }
 
 // Apply updates the view with one event of its table; it reports false for

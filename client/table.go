@@ -30,6 +30,17 @@ func (v *TableView) Reset(st *pb.TableState) {
 	*v = TableView{Table: int(st.Table), MySeat: int(st.MySeat), Phase: st.Phase, Hand: slices.Clone(st.Hand),
 		Turn: int(st.Turn), Landlord: int(st.Landlord), HighBid: int(st.Bid), LastSeat: int(st.LastPlaySeat),
 		Last: slices.Clone(st.LastPlay), MoveNo: st.MoveNo}
+	v.passes = PassesSince(st)
+}
+
+// PassesSince is how many seats passed since the play to beat in st: the
+// seats between its player and the seat to act. A view loaded mid-trick
+// needs it, or the trick's second pass would not clear the table.
+func PassesSince(st *pb.TableState) int {
+	if len(st.LastPlay) == 0 || st.LastPlaySeat < 0 || st.Turn < 0 {
+		return 0
+	}
+	return int((st.Turn - st.LastPlaySeat - 1 + 3) % 3)
 }
 
 // Apply updates the view with one event of this table.

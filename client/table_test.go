@@ -49,3 +49,19 @@ func TestTableViewChoosesLegalMoves(t *testing.T) {
 		t.Fatalf("bid %d over a 3", bid)
 	}
 }
+
+// A view loaded mid-trick (a resume) counts the passes already made: the
+// next pass is the trick's second and clears the table.
+func TestTableViewResumedMidTrick(t *testing.T) {
+	var v TableView
+	// Seat 0 played, seat 1 passed; seat 2 (me) is to act.
+	v.Reset(&pb.TableState{Table: 1, MySeat: 2, Phase: pb.GamePhase_PLAYING, Turn: 2, Landlord: 0,
+		LastPlaySeat: 0, LastPlay: []byte{40}, Hand: []byte{1, 2}, MoveNo: 30})
+	if v.Last == nil {
+		t.Fatal("the play to beat was lost")
+	}
+	v.Apply(&pb.GameEvent{MoveNo: 31, Kind: pb.GameEventKind_PASS, Seat: 2})
+	if v.Last != nil {
+		t.Fatalf("two passes did not clear the table: %+v", v)
+	}
+}

@@ -164,6 +164,7 @@ func endToEnd(t *testing.T, store presence.Store, players int, d time.Duration) 
 		HallURL: l.HallURL(), Players: players, Duration: d, Ramp: 100,
 		Think: 20 * time.Millisecond, MinGames: 1, MaxGames: 3, Break: 300 * time.Millisecond,
 		ChatChance: 0.2, LeaveGrace: 30 * time.Second, Seed: 42, Log: testLog(t),
+		DropEvery: time.Second, // flaky networks: players drop mid-game and resume
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +185,15 @@ func endToEnd(t *testing.T, store presence.Store, players int, d time.Duration) 
 	}
 	if stats.Online.Load() != 0 || stats.Seated.Load() != 0 {
 		t.Errorf("after the run %d players online, %d seated", stats.Online.Load(), stats.Seated.Load())
+	}
+	// No player was cut by the scale-downs (or lost a connection it did
+	// not drop itself), and every player who dropped mid-game got its seat
+	// back.
+	if n := stats.Cut.Load() + stats.Dropped.Load() + stats.Kicked.Load(); n != 0 {
+		t.Errorf("%d players cut by a shard going away, %d connections lost, %d kicked", stats.Cut.Load(), stats.Dropped.Load(), stats.Kicked.Load())
+	}
+	if stats.DropsOnPurpose.Load() == 0 || stats.ResumeFailures.Load() != 0 || stats.Resumes.Load() != stats.DropsOnPurpose.Load() {
+		t.Errorf("%d drops mid-game, %d seats resumed, %d not", stats.DropsOnPurpose.Load(), stats.Resumes.Load(), stats.ResumeFailures.Load())
 	}
 
 	// Everyone left: the Region drains back to its minimum.

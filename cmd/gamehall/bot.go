@@ -64,6 +64,9 @@ func runBot(args []string) int {
 	fs.DurationVar(&cfg.LeaveGrace, "leave-grace", 60*time.Second, "at the end, how long players may finish their game before leaving anyway")
 	fs.StringVar(&cfg.Prefix, "prefix", "", "account name prefix (default bot-<random>)")
 	fs.IntVar(&cfg.MaxOnline, "max-online", 0, "players connected at once (default: what the file descriptor limit allows)")
+	fs.DurationVar(&cfg.DropEvery, "drop-every", 0, "mean time after which a player in a game drops its connection, as a flaky network would, and resumes its seat (0: never)")
+	fs.DurationVar(&cfg.ResumeWithin, "resume-within", 10*time.Second, "how long a player whose connection was lost tries to get its seat back (keep it under the shard's reconnect grace)")
+	events := fs.String("events", "", "write one JSON line per connection ended in a room, resume and return to the hall to this file (for fault tests; see bot.Event)")
 	verbose := fs.BoolP("verbose", "v", false, "debug logs (failed logins, lost connections)")
 	quiet := fs.BoolP("quiet", "q", false, "no progress line")
 	if err := fs.Parse(args); err != nil {
@@ -93,6 +96,15 @@ func runBot(args []string) int {
 		cfg.MaxOnline = max(allowed, 1)
 		fmt.Fprintf(out, "note: open-file limit %d (hard %d): at most %d of the %d players are online at once, the others wait their turn; raise the hard limit (ulimit -Hn as root, LimitNOFILE=, limits.conf) or run several bot processes\n",
 			soft, hard, cfg.MaxOnline, cfg.Players)
+	}
+	if *events != "" {
+		f, err := os.Create(*events)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "gamehall bot: --events: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		cfg.Events = f
 	}
 	r, err := bot.New(cfg)
 	if err != nil {
