@@ -4,11 +4,11 @@
 ##@ Browser
 
 .PHONY: test-browser
-test-browser: ## Drive the lobby, a whole game, ROOM_FULL and /ops in headless Chromium against gamehall local (< 1 min).
+test-browser: ## Drive sign-up, the lobby, a whole game (balances, fair deal), ROOM_FULL, the leaderboard and /ops in headless Chromium against gamehall local (< 1 min).
 	@hack/ensure-deps.sh chromium
 	go test -tags browser -count=1 -timeout 5m -v -run TestBrowser ./web/browsertest/
 
 .PHONY: web
-web: ## Run the browser test and refresh its screenshots in docs/ (web-lobby.png, web-table.png, web-ops.png).
+web: ## Run the browser test and refresh its screenshots in docs/ (web-lobby.png, web-table.png, web-gameover.png, web-ops.png).
 	@hack/ensure-deps.sh chromium
 	SCREENSHOTS=$(CURDIR)/docs go test -tags browser -count=1 -timeout 5m -v -run TestBrowser ./web/browsertest/

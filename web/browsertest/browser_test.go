@@ -44,7 +44,8 @@ func sampleRegion(t *testing.T) v1.Region {
 func startLocal(t *testing.T, r v1.Region) *local.Local {
 	t.Helper()
 	l, err := local.New(local.Config{Regions: []v1.Region{r}, Listen: "127.0.0.1:0", ScaleEvery: 200 * time.Millisecond,
-		ShutdownGrace: time.Second,
+		ShutdownGrace: time.Second, DataDir: t.TempDir(), // accounts, coins, leaderboard: an SQLite file
+
 		Shard: func(c *gameserver.Config) {
 			// Bots think in milliseconds; people's rate limits would refuse them.
 			c.MsgRate, c.MsgBurst = 10000, 10000
@@ -164,13 +165,20 @@ func TestBrowser(t *testing.T) {
 	ctx := browser(t)
 	hallURL := l.HallURL()
 
-	// The lobby: log in as a guest and see the sample region's rooms live.
+	// The lobby: sign up and see the sample region's rooms live, and the
+	// new account's starting balance.
 	var weight pageWeight
 	t.Run("lobby", func(t *testing.T) {
 		run(t, ctx, 30*time.Second, "opening the lobby", chromedp.Navigate(hallURL+"/"),
 			chromedp.WaitVisible(chromedp.CSS("#login-form")),
-			chromedp.SendKeys(chromedp.CSS("#account"), "alice"), chromedp.Click(chromedp.CSS("#login-button")))
+			chromedp.SendKeys(chromedp.CSS("#account"), "alice"), chromedp.SendKeys(chromedp.CSS("#password"), "123"),
+			chromedp.Click(chromedp.CSS("#signup-button")))
+		waitJS(t, ctx, 20*time.Second, "a short password is refused with the policy's reason", `document.querySelector("#login-error").textContent !== ""`)
+		t.Logf("sign-up with a 3-character password: %q", eval[string](t, ctx, `document.querySelector("#login-error").textContent`))
+		run(t, ctx, 30*time.Second, "signing up", chromedp.SetValue(chromedp.CSS("#password"), "lantern-river-42"),
+			chromedp.Click(chromedp.CSS("#signup-button")))
 		waitJS(t, ctx, 20*time.Second, "the 4 rooms of the first shard show", `document.querySelectorAll("#rooms .room").length === 4`)
+		waitJS(t, ctx, 20*time.Second, "the header shows the starting balance", `document.querySelector("#coins").textContent === "1000 coins"`)
 		weight = measure(t, ctx)
 		t.Logf("first load: %d bytes transferred in %d requests; live rooms shown %.0f ms after navigation, %.0f ms after logging in", weight.Bytes, weight.Requests, weight.RoomsMs, weight.LoginMs)
 	})
@@ -178,6 +186,23 @@ func TestBrowser(t *testing.T) {
 	// The page's classifier (it checks plays before sending them) agrees
 	// with the server's on every reading of many random card sets.
 	t.Run("cards", func(t *testing.T) { checkReadings(t, ctx) })
+
+	// The page's fairness check redoes docs/protocol.md's test vector.
+	t.Run("fair deal vector", func(t *testing.T) {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		got, err := chromedp.Run(c, chromedp.Evaluate[string](`(async () => { const f = await import("/static/js/fair.js");
+			const seed = new Uint8Array(32);
+			const d = f.deals(seed, 1)[0];
+			return f.hex(f.sha256(seed)) + " " + d.hands[0].join(",") + " " + d.kitty.join(","); })()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925 0,4,5,9,17,20,22,23,25,28,32,37,41,43,46,50,53 1,11,49"
+		if got != want {
+			t.Fatalf("the page's deal from the zero seed: %s, want %s", got, want)
+		}
+	})
 
 	// Two bots enter room 1: its count in the lobby changes.
 	tb := newTableBots(t, l, 1)
@@ -222,6 +247,13 @@ func TestBrowser(t *testing.T) {
 		// The lobby, live with the bots.
 		run(t, ctx, 30*time.Second, "back to the lobby", chromedp.Navigate(hallURL+"/"))
 		waitJS(t, ctx, 20*time.Second, "the lobby shows both shards' rooms", `document.querySelectorAll("#rooms .room").length >= 8`)
+		// The leaderboard: the browser's game ranked alice (the ranks
+		// refresh every few seconds: reopen until she is there).
+		click(t, ctx, "#leaderboard-button")
+		waitJS(t, ctx, 60*time.Second, "the leaderboard ranks alice", `(() => {
+			if (document.querySelector('#leaderboard-table tr.mine[data-account="alice"]')) return true;
+			const b = document.querySelector("#leaderboard-button"); b.click(); b.click(); return false; })()`)
+		t.Logf("leaderboard: %q", eval[[]string](t, ctx, `[...document.querySelectorAll("#leaderboard-table tr")].map(r => r.textContent)`))
 		screenshot(t, ctx, "web-lobby.png")
 		r.Stop()
 	})

@@ -236,6 +236,7 @@ func playGame(t *testing.T, ctx context.Context, tb *tableBots) {
 	}
 	title := eval[string](t, ctx, `document.querySelector("#gameover h2").textContent`)
 	t.Logf("GAME_OVER shown: %q, scores %v (the browser is seat %d)", title, last.Over.Scores, last.MySeat)
+	checkSettledAndFair(t, ctx, last.MySeat)
 	sum := 0
 	for _, s := range last.Over.Scores {
 		sum += s
@@ -251,6 +252,43 @@ func playGame(t *testing.T, ctx context.Context, tb *tableBots) {
 	if !shot {
 		screenshot(t, ctx, "web-table.png")
 	}
+}
+
+// checkSettledAndFair: the GAME_OVER box shows each seat's new balance (the
+// region keeps coins: the game was settled before GAME_OVER) and the deal
+// verified from the revealed seed; the header's balance follows.
+func checkSettledAndFair(t *testing.T, ctx context.Context, mySeat int) {
+	t.Helper()
+	type over struct {
+		Settlement string
+		Balances   []int64
+		Fair       struct {
+			OK  bool
+			Why string
+		}
+		Shown           []string
+		Fairness, Coins string
+	}
+	o := eval[over](t, ctx, `(() => { const o = window.gamehall.S.view.over;
+		return {settlement: o.settlement, balances: o.balances, fair: {ok: o.fair.ok, why: o.fair.why},
+			shown: [...document.querySelectorAll("#gameover .balance")].map(e => e.textContent),
+			fairness: document.querySelector("#fairness").textContent, coins: document.querySelector("#coins").textContent}; })()`)
+	t.Logf("GAME_OVER: settlement %s, balances %v (shown %v); %q; header %q", o.Settlement, o.Balances, o.Shown, o.Fairness, o.Coins)
+	if !o.Fair.OK {
+		t.Fatalf("the page could not verify the deal: %s", o.Fair.Why)
+	}
+	if o.Settlement != "SETTLED" || len(o.Balances) != 3 || len(o.Shown) != 3 {
+		t.Fatalf("GAME_OVER without balances: settlement %q, balances %v, shown %v", o.Settlement, o.Balances, o.Shown)
+	}
+	for i, b := range o.Balances {
+		if o.Shown[i] != fmt.Sprint(b) {
+			t.Fatalf("seat %d: balance %d, shown %q", i, b, o.Shown[i])
+		}
+	}
+	if want := fmt.Sprintf("%d coins", o.Balances[mySeat]); o.Coins != want {
+		t.Fatalf("the header shows %q, want %q", o.Coins, want)
+	}
+	screenshot(t, ctx, "web-gameover.png")
 }
 
 func toCards(xs []int) []doudizhu.Card {

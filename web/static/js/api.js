@@ -52,6 +52,16 @@ export async function login(account, password) {
   return s;
 }
 
+// signup creates an account (the login's name rules and password policy;
+// a refusal says which rule).
+export async function signup(account, password) {
+  const resp = await fetch("/v1/accounts", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ account, password }),
+  });
+  if (!resp.ok) throw await errorOf(resp);
+  return resp.json();
+}
+
 export async function logout(s) {
   forget();
   try {

@@ -12,6 +12,7 @@ const S = {
   session: null, regions: [], region: "", watch: null, rooms: [], totals: null,
   conn: null, place: null, // place: the room we are in, from the directory
   roomState: null, view: null, sel: new Set(), chat: [], leaving: false, reconnects: 0,
+  me: null, // GET /v1/me: balances and stats per region
 };
 // The browser test reads the state and the game log from here.
 window.gamehall = { S, cards: C, log: [], ready: false };
@@ -41,26 +42,97 @@ function showLogin(msg) {
   $("#account").focus();
 }
 
-$("#login-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
+async function enter(signup) {
   const account = $("#account").value.trim();
   const password = $("#password").value;
   $("#login-error").textContent = "";
+  if (signup && !$("#login-form").reportValidity()) return;
+  if (signup && !password) {
+    $("#login-error").textContent = "Choose a password to sign up (empty: play as a guest).";
+    return;
+  }
   window.gamehall.loginAt = performance.now();
   try {
+    if (signup) await api.signup(account, password);
     S.session = await api.login(account, password);
     await showLobby();
   } catch (e) {
-    $("#login-error").textContent = e.code === "INVALID_CREDENTIALS"
-      ? "Wrong name or password." : e.message;
+    $("#login-error").textContent = e.code === "INVALID_CREDENTIALS" ? "Wrong name or password."
+      : e.retryAfter ? `${e.message} (try again in ${e.retryAfter} s)` : e.message;
   }
-});
+}
+
+$("#login-form").addEventListener("submit", (ev) => { ev.preventDefault(); enter(false); });
+$("#signup-button").addEventListener("click", () => enter(true));
+
+// ---- balances and the leaderboard (the region's database, via the hall) ----
+
+// showCoins refreshes the header's balance in the region watched.
+async function showCoins() {
+  if (!S.session) return;
+  try {
+    const me = await api.get(S.session, "/v1/me");
+    S.me = me;
+    renderCoins();
+  } catch { /* a region without a database, or it is down: no balance shown */ }
+}
+
+function renderCoins() {
+  const r = S.me && (S.me.regions || []).find((x) => x.region === S.region);
+  const el = $("#coins");
+  if (!el) return;
+  el.textContent = r ? `${r.coins} coins` : "";
+  el.title = r ? `${r.games} games, ${r.wins} wins, score ${r.score}${r.rank ? ", rank " + r.rank : ""} in this region` : "";
+}
+
+// gotBalance applies the balance a GAME_OVER or Settled told this seat.
+function gotBalance(coins) {
+  if (!S.me) S.me = { regions: [] };
+  let r = (S.me.regions || []).find((x) => x.region === S.region);
+  if (!r) S.me.regions = [...(S.me.regions || []), r = { region: S.region, coins: 0, games: 0, wins: 0, score: 0 }];
+  r.coins = coins;
+  renderCoins();
+}
+
+async function showLeaderboard() {
+  const box = $("#leaderboard");
+  if (!box.hidden && box.dataset.region === S.region) {
+    box.hidden = true;
+    $("#leaderboard-button").setAttribute("aria-expanded", "false");
+    return;
+  }
+  box.hidden = false;
+  box.dataset.region = S.region;
+  $("#leaderboard-button").setAttribute("aria-expanded", "true");
+  replace(box, h("h3", "Leaderboard"), h("p.note", "Loading…"));
+  let lb;
+  try {
+    lb = await api.get(S.session, `/v1/regions/${encodeURIComponent(S.region)}/leaderboard?limit=10`);
+  } catch (e) {
+    replace(box, h("h3", "Leaderboard"), h("p.error", e.status === 404 || e.status === 501
+      ? "This region keeps no scores." : `Not available: ${e.message}`));
+    return;
+  }
+  const row = (e, mine) => h("tr", { class: mine ? "mine" : null, dataset: { account: e.account } },
+    h("td", String(e.rank)), h("td", e.account), h("td.num", String(e.score)), h("td.num", String(e.coins)), h("td.num", `${e.wins}/${e.games}`));
+  const mineShown = lb.me && lb.entries.some((e) => e.account === lb.me.account);
+  replace(box, h("h3", "Leaderboard"),
+    h("p.note", `${lb.players} players ranked by score · as of ${new Date(lb.asOf).toLocaleTimeString()}`),
+    h("table.scores#leaderboard-table",
+      h("tr", h("th", "#"), h("th", "Player"), h("th", "Score"), h("th", "Coins"), h("th", "Won")),
+      (lb.entries || []).map((e) => row(e, e.account === S.session.account)),
+      lb.me && !mineShown ? [h("tr.gap", h("td", { colspan: "5" }, "…")), row(lb.me, true)] : null),
+    !lb.me ? h("p.note", "Play a game to get a rank.") : null);
+}
+
+$("#leaderboard-button").addEventListener("click", showLeaderboard);
 
 // ---- lobby ----
 
 async function showLobby() {
-  replace($("#who"), h("span", "Playing as ", h("b#me", S.session.account)),
+  replace($("#who"), h("span", "Playing as ", h("b#me", S.session.account)), h("span#coins.coins"),
     h("button.link", { onclick: logout }, "Log out"));
+  showCoins();
   show("lobby");
   let data;
   try {
@@ -94,6 +166,8 @@ function watchRegion(name, page = "auto") {
   if (S.watch) S.watch.stop();
   S.region = name;
   localStorage.setItem("gamehall.region", name);
+  renderCoins();
+  if (!$("#leaderboard").hidden) { $("#leaderboard").hidden = true; showLeaderboard(); }
   for (const b of document.querySelectorAll("#regions button")) b.setAttribute("aria-pressed", String(b.dataset.region === name));
   replace($("#rooms"), h("p.empty", "Connecting to the live directory…"));
   S.watch = new RegionWatch(S.session, name, page, (rooms, totals) => {
@@ -139,6 +213,7 @@ function renderRooms() {
 }
 
 async function logout() {
+  S.me = null;
   await leaveRoom(true);
   if (S.watch) S.watch.stop();
   S.watch = null;
@@ -365,7 +440,18 @@ function onPush(env) {
   if (env.gameEvent) {
     if (!S.view || (env.gameEvent.table || 0) !== S.view.table) return;
     logLine(S.view.apply(env.gameEvent));
+    const o = S.view.over;
+    if (o && o.settlement === "SETTLED" && o.balances.length === 3 && (env.gameEvent.kind === "GAME_OVER" || env.gameEvent.kind === "ESCAPE")) {
+      gotBalance(o.balances[S.view.mySeat]);
+    }
     drawTable();
+  } else if (env.settled) {
+    if (S.view && S.view.over && env.settled.gameId === S.view.over.gameId) {
+      logLine(S.view.settled(env.settled));
+      drawTable();
+    }
+    const i = (env.settled.accounts || []).indexOf(S.session.account);
+    if (i >= 0) gotBalance(Number(env.settled.balances[i]));
   } else if (env.tableState) {
     if (S.view) S.view.reset(env.tableState); else S.view = new TableView(env.tableState);
     drawTable();

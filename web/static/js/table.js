@@ -1,6 +1,7 @@
 // One seat's view of a Dou Dizhu table, kept from TableState and GameEvent
 // pushes (as client.TableView in Go), and its rendering.
 import * as C from "./cards.js";
+import { fromBase64, verify } from "./fair.js";
 
 export const PHASE = { WAITING: "WAITING", BIDDING: "BIDDING", PLAYING: "PLAYING" };
 
@@ -30,6 +31,10 @@ export class TableView {
     this.said = [null, null, null]; // each seat's latest action, shown by its place
     this.over = null;
     this.passes = 0;
+    // What the fairness check needs: the commitment, this seat's hand of
+    // each deal, the kitty. A page that joins mid-game saw no DEAL: it can
+    // check the seed against the commitment only.
+    this.fair = { gameId: st.gameId || "", commitment: fromBase64(st.dealCommitment), seat: this.mySeat, hands: [], kitty: [] };
   }
 
   get playing() { return this.phase === PHASE.BIDDING || this.phase === PHASE.PLAYING; }
@@ -60,6 +65,10 @@ export class TableView {
         this.said = [null, null, null];
         this.over = null;
         this.multiplier = 1;
+        if (ev.gameId !== this.fair.gameId) {
+          this.fair = { gameId: ev.gameId || "", commitment: fromBase64(ev.dealCommitment), seat: this.mySeat, hands: [], kitty: [] };
+        }
+        this.fair.hands.push(cards.slice());
         return `deal: ${cards.map(C.cardText).join(" ")}`;
       case "BID":
         this.bid = Math.max(this.bid, ev.bid || 0);
@@ -72,6 +81,7 @@ export class TableView {
         this.landlord = seat;
         this.phase = PHASE.PLAYING;
         this.kitty = cards;
+        this.fair.kitty = cards.slice();
         this.bid = ev.bid || this.bid;
         this.cardsLeft[seat] += cards.length;
         if (seat === this.mySeat) this.hand = this.hand.concat(cards);
@@ -104,15 +114,29 @@ export class TableView {
       case "GAME_OVER":
       case "ESCAPE": {
         const scores = (ev.scores || []).map(Number);
-        this.over = { kind: ev.kind, seat, scores, multiplier: ev.multiplier || this.multiplier };
+        this.fair.seed = fromBase64(ev.dealSeed);
+        this.over = { kind: ev.kind, seat, scores, multiplier: ev.multiplier || this.multiplier, gameId: ev.gameId || "",
+          // settlement: SETTLED with each seat's new balance, PENDING (paid
+          // later: a Settled push follows), or absent (an unrated game).
+          settlement: ev.settlement || "", balances: (ev.balances || []).map(Number), fair: verify(this.fair) };
         this.phase = PHASE.WAITING;
         for (const s of this.seats) s.ready = false;
         return ev.kind === "ESCAPE"
           ? `seat ${seat} escaped: scores ${scores.join(", ")}`
-          : `GAME OVER: seat ${seat} wins (${seat === this.landlord ? "landlord" : "farmers"}), ×${this.over.multiplier}, scores ${scores.join(", ")}`;
+          : `GAME OVER: seat ${seat} wins (${seat === this.landlord ? "landlord" : "farmers"}), ×${this.over.multiplier}, scores ${scores.join(", ")}` +
+            (this.over.balances.length ? `, balances ${this.over.balances.join(", ")}` : "") +
+            `; fair deal ${this.over.fair.ok ? "verified" : "NOT verified: " + this.over.fair.why}`;
       }
     }
     return "";
+  }
+
+  // settled folds in a Settled push: a pending game's balances, committed.
+  settled(msg) {
+    if (!this.over || msg.gameId !== this.over.gameId) return "";
+    this.over.settlement = "SETTLED";
+    this.over.balances = (msg.balances || []).map(Number);
+    return `settled: balances ${this.over.balances.join(", ")}`;
   }
 
   // seatEvent applies a RoomEvent of this table (sit, stand, ready, …).

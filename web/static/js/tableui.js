@@ -124,8 +124,18 @@ function actions(view, act) {
   return bar;
 }
 
+function settlementNote(o) {
+  switch (o.settlement) {
+    case "SETTLED": return null;
+    case "SETTLEMENT_PENDING": return h("p.note#settlement", "Coins pending: the result is kept and paid as soon as the database answers.");
+    case "SETTLEMENT_FAILED": return h("p.error#settlement", "This game could not be paid: it does not count.");
+    default: return h("p.note#settlement", "A friendly game: this region keeps no coins.");
+  }
+}
+
 function overBox(view, act) {
   const o = view.over;
+  const rated = o.settlement === "SETTLED" || o.settlement === "SETTLEMENT_PENDING";
   const won = o.kind === "GAME_OVER" && (o.seat === view.landlord) === (view.mySeat === view.landlord);
   const title = o.kind === "ESCAPE" ? `${nameOf(view, o.seat)} left the game`
     : won ? "You win!" : "You lose";
@@ -133,10 +143,14 @@ function overBox(view, act) {
     h("h2", title),
     h("p", o.kind === "GAME_OVER" ? `${nameOf(view, o.seat)} played out (${o.seat === view.landlord ? "the landlord" : "the farmers"} win) · ×${o.multiplier}` : `×${o.multiplier}`),
     h("table.scores",
-      h("tr", h("th", "Player"), h("th", "Role"), h("th", "Score")),
+      h("tr", h("th", "Player"), h("th", "Role"), h("th", "Score"), rated ? h("th", "Coins") : null),
       [0, 1, 2].map((s) => h("tr", { class: s === view.mySeat ? "mine" : null },
         h("td", nameOf(view, s)), h("td", s === view.landlord ? "Landlord" : "Farmer"),
-        h("td", { class: (o.scores[s] || 0) >= 0 ? "plus" : "minus" }, (o.scores[s] > 0 ? "+" : "") + (o.scores[s] || 0))))),
+        h("td", { class: (o.scores[s] || 0) >= 0 ? "plus" : "minus" }, (o.scores[s] > 0 ? "+" : "") + (o.scores[s] || 0)),
+        rated ? h("td.num.balance", o.balances.length ? String(o.balances[s]) : "…") : null))),
+    settlementNote(o),
+    h("p.fair#fairness", { class: o.fair.ok ? "fair ok" : "fair bad", title: o.fair.why },
+      o.fair.ok ? "✔ Fair deal: verified" : "✘ Fair deal: NOT verified", h("small", ` — ${o.fair.why}`)),
     h("div.buttons",
       h("button.primary#again", { onclick: act.ready }, "Play again"),
       h("button", { onclick: act.stand }, "Stand up"),
