@@ -2,9 +2,10 @@
 //
 //	storeload settle       settlements per second and their latency, as
 //	                       shards send them (one transaction per game)
-//	storeload leaderboard  GET /v1/regions/{r}/leaderboard requests per
-//	                       second and their latency, over a region of
-//	                       --rows players (1,000,000 by default)
+//	storeload leaderboard  GET /v1/regions/{r}/leaderboard and GET /v1/me
+//	                       (--me of them) requests per second and their
+//	                       latency, over a region of --rows players
+//	                       (1,000,000 by default)
 //
 // Without --database-url it starts its own PostgreSQL (store/pgtest, fsync
 // on) in a temporary directory. Runs are bounded by --duration.
@@ -48,6 +49,7 @@ func main() {
 	rate := fs.Float64("rate", 0, "settle: settlements per second, open loop (0: as fast as the workers go)")
 	players := fs.Int("players", 100000, "settle: accounts the games draw from")
 	rows := fs.Int("rows", 1000000, "leaderboard: players in the region")
+	me := fs.Float64("me", 0.5, "leaderboard: the share of requests that are GET /v1/me (the caller's balance and stats)")
 	fs.Parse(os.Args[2:])
 
 	ctx := context.Background()
@@ -69,7 +71,7 @@ func main() {
 	if mode == "settle" {
 		settle(ctx, st, *workers, *rate, *players, *duration)
 	} else {
-		leaderboard(ctx, st, *dsn, *rows, *workers, *duration)
+		leaderboard(ctx, st, *dsn, *rows, *workers, *me, *duration)
 	}
 }
 
@@ -200,7 +202,7 @@ func seed(ctx context.Context, dsn string, rows int) {
 	fmt.Printf("seeded %d players in %s\n", rows, time.Since(t0).Round(time.Millisecond))
 }
 
-func leaderboard(ctx context.Context, st store.Store, dsn string, rows, clients int, d time.Duration) {
+func leaderboard(ctx context.Context, st store.Store, dsn string, rows, clients int, meShare float64, d time.Duration) {
 	seed(ctx, dsn, rows)
 	keys, err := ticket.NewKeyring(map[string][]byte{"k": []byte("0123456789abcdef0123456789abcdef")}, "k")
 	if err != nil {
@@ -240,7 +242,7 @@ func leaderboard(ctx context.Context, st store.Store, dsn string, rows, clients 
 	}
 	fmt.Printf("first request (reads the top %d and the score distribution of %d players): %s\n", 1000, rows, time.Since(t0).Round(time.Millisecond))
 
-	var h bot.Histogram
+	var h, hBoard, hMe bot.Histogram
 	var n, errs atomic.Int64
 	deadline := time.Now().Add(d)
 	cpu0, t1 := cpu(), time.Now()
@@ -255,12 +257,17 @@ func leaderboard(ctx context.Context, st store.Store, dsn string, rows, clients 
 				if rng.IntN(10) == 0 {
 					path = "/v1/regions/south/leaderboard?limit=20&offset=" + strconv.Itoa(20*rng.IntN(499))
 				}
+				which := &hBoard
+				if rng.Float64() < meShare {
+					path, which = "/v1/me", &hMe
+				}
 				took, err := get("p"+strconv.Itoa(rng.IntN(rows)), path)
 				if err != nil {
 					errs.Add(1)
 					continue
 				}
 				h.Record(took)
+				which.Record(took)
 				n.Add(1)
 			}
 		})
@@ -270,4 +277,10 @@ func leaderboard(ctx context.Context, st store.Store, dsn string, rows, clients 
 	fmt.Printf("leaderboard: %d requests in %s = %.0f/s with %d clients, %d errors; latency p50 %s p90 %s p99 %s p99.9 %s max %s; process CPU %s (server and clients, GOMAXPROCS %d)\n",
 		n.Load(), el.Round(time.Millisecond), float64(n.Load())/el.Seconds(), clients, errs.Load(),
 		h.Quantile(.5), h.Quantile(.9), h.Quantile(.99), h.Quantile(.999), h.Max(), (cpu() - cpu0).Round(time.Millisecond), runtime.GOMAXPROCS(0))
+	for _, q := range []struct {
+		name string
+		h    *bot.Histogram
+	}{{"  GET leaderboard", &hBoard}, {"  GET /v1/me", &hMe}} {
+		fmt.Printf("%s: %d, p50 %s p99 %s max %s\n", q.name, q.h.Count(), q.h.Quantile(.5), q.h.Quantile(.99), q.h.Max())
+	}
 }
