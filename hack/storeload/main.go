@@ -12,9 +12,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -230,10 +232,12 @@ func leaderboard(ctx context.Context, st store.Store, dsn string, rows, clients 
 		if err != nil {
 			return 0, err
 		}
-		resp.Body.Close()
+		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return 0, fmt.Errorf("%s", resp.Status)
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+			return 0, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body))
 		}
+		io.Copy(io.Discard, resp.Body)
 		return time.Since(start), nil
 	}
 	t0 := time.Now()
@@ -244,6 +248,8 @@ func leaderboard(ctx context.Context, st store.Store, dsn string, rows, clients 
 
 	var h, hBoard, hMe bot.Histogram
 	var n, errs atomic.Int64
+	var errMu sync.Mutex
+	errKinds := map[string]int{}
 	deadline := time.Now().Add(d)
 	cpu0, t1 := cpu(), time.Now()
 	var wg sync.WaitGroup
@@ -264,6 +270,9 @@ func leaderboard(ctx context.Context, st store.Store, dsn string, rows, clients 
 				took, err := get("p"+strconv.Itoa(rng.IntN(rows)), path)
 				if err != nil {
 					errs.Add(1)
+					errMu.Lock()
+					errKinds[err.Error()]++
+					errMu.Unlock()
 					continue
 				}
 				h.Record(took)
@@ -277,6 +286,9 @@ func leaderboard(ctx context.Context, st store.Store, dsn string, rows, clients 
 	fmt.Printf("leaderboard: %d requests in %s = %.0f/s with %d clients, %d errors; latency p50 %s p90 %s p99 %s p99.9 %s max %s; process CPU %s (server and clients, GOMAXPROCS %d)\n",
 		n.Load(), el.Round(time.Millisecond), float64(n.Load())/el.Seconds(), clients, errs.Load(),
 		h.Quantile(.5), h.Quantile(.9), h.Quantile(.99), h.Quantile(.999), h.Max(), (cpu() - cpu0).Round(time.Millisecond), runtime.GOMAXPROCS(0))
+	for kind, k := range errKinds {
+		fmt.Printf("  error %q: %d\n", kind, k)
+	}
 	for _, q := range []struct {
 		name string
 		h    *bot.Histogram
