@@ -31,7 +31,6 @@ import (
 	"github.com/gamehall/gamehall/hall"
 	"github.com/gamehall/gamehall/login"
 	"github.com/gamehall/gamehall/presence"
-	"github.com/gamehall/gamehall/profiles"
 	"github.com/gamehall/gamehall/scaling"
 	"github.com/gamehall/gamehall/store"
 	"github.com/gamehall/gamehall/ticket"
@@ -63,7 +62,10 @@ type Config struct {
 	// AccountsDatabase names the login's database file ("gamehall" if empty;
 	// `gamehall local` takes it from a Hall's login.accountsDatabase).
 	AccountsDatabase string
-	Log              logr.Logger
+	// Hall, if set, adjusts the hall's configuration before it starts (a
+	// test gives it a client limit so that it redirects to a peer).
+	Hall func(*hall.Config)
+	Log  logr.Logger
 }
 
 // Local is the running platform.
@@ -236,19 +238,18 @@ func (l *Local) Start(ctx context.Context) error {
 		l.closeEarly()
 		return err
 	}
-	hs, err := hall.New(hall.Config{Name: "local", AdvertiseURL: l.hallURL, MaxClients: 0},
+	hcfg := hall.Config{Name: "local", AdvertiseURL: l.hallURL}
+	if l.cfg.Hall != nil {
+		l.cfg.Hall(&hcfg)
+	}
+	hs, err := hall.New(hcfg,
 		hall.Deps{Keys: l.keys, Presence: l.store, Source: l.source, Dial: hall.DialShard, Log: l.log.WithName("hall"), Metrics: reg})
 	if err != nil {
 		l.closeEarly()
 		return err
 	}
 	l.hall = hs
-	pool := l.dbs
-	if pool == nil {
-		pool = store.NewPool(store.Options{}) // never used: no region names a database
-	}
-	ps, err := profiles.New(profiles.Config{}, profiles.Deps{Keys: l.keys, Regions: hs.RegionNames, Log: l.log.WithName("profiles"), Metrics: reg,
-		DB: profiles.HallDatabases(hs.RegionDatabase, func(dsn string) (string, error) { return dsn, nil }, pool)})
+	ps, err := l.profilesOf(hs, reg)
 	if err != nil {
 		l.closeEarly()
 		return err

@@ -4,7 +4,7 @@
 ##@ Browser
 
 .PHONY: test-browser
-test-browser: ## Drive sign-up, the lobby, a whole game (balances, fair deal), ROOM_FULL, the leaderboard and /ops in headless Chromium against gamehall local (< 1 min).
+test-browser: ## Drive sign-up, the lobby, a whole game (balances, fair deal, a dropped connection resumed), ROOM_FULL, the leaderboard, /ops and a hall redirect in headless Chromium against gamehall local (< 1 min).
 	@hack/ensure-deps.sh chromium
 	go test -tags browser -count=1 -timeout 5m -v -run TestBrowser ./web/browsertest/
 

@@ -23,6 +23,7 @@ import (
 	v1 "github.com/gamehall/gamehall/api/v1alpha1"
 	"github.com/gamehall/gamehall/bot"
 	"github.com/gamehall/gamehall/gameserver"
+	"github.com/gamehall/gamehall/hall"
 	"github.com/gamehall/gamehall/local"
 	"github.com/gamehall/gamehall/login"
 )
@@ -41,11 +42,14 @@ func sampleRegion(t *testing.T) v1.Region {
 	return r
 }
 
-func startLocal(t *testing.T, r v1.Region) *local.Local {
+func startLocal(t *testing.T, r v1.Region) *local.Local { return startLocalWith(t, r, nil) }
+
+// startLocalWith starts local mode; hallCfg (if not nil) adjusts its hall.
+func startLocalWith(t *testing.T, r v1.Region, hallCfg func(*hall.Config)) *local.Local {
 	t.Helper()
 	l, err := local.New(local.Config{Regions: []v1.Region{r}, Listen: "127.0.0.1:0", ScaleEvery: 200 * time.Millisecond,
 		ShutdownGrace: time.Second, DataDir: t.TempDir(), // accounts, coins, leaderboard: an SQLite file
-
+		Hall: hallCfg,
 		Shard: func(c *gameserver.Config) {
 			// Bots think in milliseconds; people's rate limits would refuse them.
 			c.MsgRate, c.MsgBurst = 10000, 10000

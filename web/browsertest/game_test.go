@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,7 +165,7 @@ func playGame(t *testing.T, ctx context.Context, tb *tableBots) {
 	click(t, ctx, "#ready")
 
 	deadline := time.Now().Add(150 * time.Second)
-	moves, shot := 0, false
+	moves, shot, resumed := 0, false, false
 	var last tableState
 	for time.Now().Before(deadline) {
 		st := eval[*tableState](t, ctx, readTable)
@@ -225,6 +226,10 @@ func playGame(t *testing.T, ctx context.Context, tb *tableBots) {
 			}
 			moves++
 			waitJS(t, ctx, 20*time.Second, "the move is taken", taken)
+			if moves == 2 && !resumed {
+				dropAndResume(t, ctx)
+				resumed = true
+			}
 		}
 	}
 	if last.Over == nil {
@@ -252,6 +257,52 @@ func playGame(t *testing.T, ctx context.Context, tb *tableBots) {
 	if !shot {
 		screenshot(t, ctx, "web-table.png")
 	}
+	if !resumed {
+		t.Fatal("the game ended before the connection could be dropped")
+	}
+}
+
+// dropAndResume cuts the page's shard WebSocket in the middle of the game,
+// as a network drop would (no Leave is sent), and checks that the page
+// reconnects and the server resumes the seat: Welcome.resumed ("your seat
+// was kept") and a TableState with the same seat and the hand. The test
+// blanks the page's view of the table first, so the seat and hand it then
+// shows can only have come back from the server.
+func dropAndResume(t *testing.T, ctx context.Context) {
+	t.Helper()
+	before := eval[*tableState](t, ctx, readTable)
+	if before == nil || before.Over != nil {
+		t.Fatalf("no game to drop out of: %+v", before)
+	}
+	eval[bool](t, ctx, `(() => { const g = window.gamehall;
+		g.S.view.hand = []; g.S.view.mySeat = -1;
+		g.S.conn.ws.close(4000, "dropped by the browser test"); return true; })()`)
+	waitJS(t, ctx, 30*time.Second, "the page reconnects", `window.gamehall.S.reconnects === 1`)
+	waitJS(t, ctx, 20*time.Second, "the server sends the table back", `window.gamehall.S.view !== null && window.gamehall.S.view.mySeat !== -1 && window.gamehall.S.view.hand.length > 0`)
+	after := eval[*tableState](t, ctx, readTable)
+	toasts := eval[[]string](t, ctx, `window.gamehall.toasts`)
+	kept := false
+	for _, m := range toasts {
+		kept = kept || strings.Contains(m, "your seat was kept")
+	}
+	if !kept {
+		t.Fatalf("the page reconnected but not into its seat (Welcome.resumed false); toasts %q", toasts)
+	}
+	if after.MySeat != before.MySeat {
+		t.Fatalf("resumed at seat %d, sat at %d", after.MySeat, before.MySeat)
+	}
+	// A turn may have been played for the page while it was away (the turn
+	// timer), so the hand may only have shrunk.
+	had := map[int]bool{}
+	for _, c := range before.Hand {
+		had[c] = true
+	}
+	for _, c := range after.Hand {
+		if !had[c] {
+			t.Fatalf("the resumed hand %v has card %d the hand before the drop %v had not", after.Hand, c, before.Hand)
+		}
+	}
+	t.Logf("connection dropped at move %d; resumed at seat %d with %d of %d cards, the game at move %d", before.MoveNo, after.MySeat, len(after.Hand), len(before.Hand), after.MoveNo)
 }
 
 // checkSettledAndFair: the GAME_OVER box shows each seat's new balance (the
