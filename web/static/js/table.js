@@ -33,8 +33,11 @@ export class TableView {
     this.passes = 0;
     // What the fairness check needs: the commitment, this seat's hand of
     // each deal, the kitty. A page that joins mid-game saw no DEAL: it can
-    // check the seed against the commitment only.
-    this.fair = { gameId: st.gameId || "", commitment: fromBase64(st.dealCommitment), seat: this.mySeat, hands: [], kitty: [] };
+    // check the seed against the commitment only. A resume of the same game
+    // at the same seat keeps what this page saw before the drop.
+    const seen = this.fair;
+    this.fair = seen && seen.gameId && seen.gameId === st.gameId && seen.seat === this.mySeat ? seen
+      : { gameId: st.gameId || "", commitment: fromBase64(st.dealCommitment), seat: this.mySeat, hands: [], kitty: [] };
   }
 
   get playing() { return this.phase === PHASE.BIDDING || this.phase === PHASE.PLAYING; }
