@@ -11,6 +11,8 @@
 #   postgres      store tests, settlement, e2e       postgresql-15 (initdb and postgres
 #                 (store/pgtest starts it)           under /usr/lib/postgresql/15/bin)
 #   chromium      make test-browser, make web        chromium
+#   firefox       make test-browser, make web        firefox-esr (driven over WebDriver
+#                                                    BiDi: no geckodriver needed)
 set -euo pipefail
 
 # package NAME: the Debian package that provides NAME.
@@ -21,6 +23,7 @@ package() {
     ip) echo iproute2 ;;
     postgres) echo postgresql-15 ;;
     chromium) echo chromium ;;
+    firefox) echo firefox-esr ;;
     *) echo "ensure-deps: unknown dependency $1 (add it to hack/ensure-deps.sh)" >&2; exit 2 ;;
   esac
 }
@@ -29,6 +32,7 @@ package() {
 present() {
   case "$1" in
     postgres) [ -x /usr/lib/postgresql/15/bin/postgres ] && [ -x /usr/lib/postgresql/15/bin/initdb ] ;;
+    firefox) command -v firefox-esr >/dev/null 2>&1 || command -v firefox >/dev/null 2>&1 ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }

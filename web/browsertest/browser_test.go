@@ -1,10 +1,13 @@
 //go:build browser
 
 // Package browsertest drives the web client in a real Chromium (Debian's
-// chromium, headless) against `gamehall local` run in-process: the lobby's
-// live rooms, a whole Dou Dizhu game against two bots, ROOM_FULL with its
-// suggestions, and the operator's view seeing a shard added. `make
-// test-browser` runs it; `make web` also refreshes the screenshots in docs/.
+// chromium, headless, over the DevTools protocol) and a real Firefox
+// (Debian's firefox-esr, headless, over WebDriver BiDi) against `gamehall
+// local` run in-process: the lobby's live rooms, whole Dou Dizhu games
+// against two bots (one with its connection dropped and resumed), chat,
+// ROOM_FULL with its suggestions, a hall redirect followed, and the
+// operator's view seeing a shard added. `make test-browser` runs it; `make
+// web` also refreshes the screenshots in docs/.
 package browsertest
 
 import (
@@ -26,6 +29,7 @@ import (
 	"github.com/gamehall/gamehall/hall"
 	"github.com/gamehall/gamehall/local"
 	"github.com/gamehall/gamehall/login"
+	"github.com/gamehall/gamehall/protocol/pb"
 )
 
 // The sample Region, scaled down so that a handful of players fill it: 4
@@ -131,31 +135,83 @@ func waitJS(t *testing.T, ctx context.Context, within time.Duration, what, cond 
 	defer cancel()
 	if _, err := chromedp.Run(c, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(within))); err != nil {
 		// What the page told its user says why, more often than not.
-		toasts, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(window.gamehall.toasts || []).concat((window.gamehall.log || []).slice(-4)).join(" | ")`))
+		toasts, _ := chromedp.Run(ctx, chromedp.Evaluate[string](pageMessages))
 		t.Fatalf("waiting until %s: %v (page messages: %q)", what, err, toasts)
 	}
+}
+
+// pageMessages is what the page last told its user: when a wait fails it
+// says why, more often than not.
+const pageMessages = `(window.gamehall.toasts || []).concat((window.gamehall.log || []).slice(-4)).join(" | ")`
+
+// page is a browser tab, driven over the DevTools protocol (Chromium) or
+// WebDriver BiDi (Firefox), so that one game can be played in both.
+type page interface {
+	eval(t *testing.T, expr string, out any) // JSON-decodes the value of expr into out
+	waitJS(t *testing.T, within time.Duration, what, cond string)
+	click(t *testing.T, sel string)
+	screenshot(t *testing.T, name string) // name without the browser's prefix
+}
+
+// get evaluates expr in p.
+func get[T any](t *testing.T, p page, expr string) T {
+	t.Helper()
+	var v T
+	p.eval(t, expr, &v)
+	return v
+}
+
+// chromePage is a Chromium tab through chromedp.
+type chromePage struct{ ctx context.Context }
+
+func (p chromePage) eval(t *testing.T, expr string, out any) {
+	t.Helper()
+	if err := json.Unmarshal(eval[json.RawMessage](t, p.ctx, expr), out); err != nil {
+		t.Fatalf("evaluating %s: %v", expr, err)
+	}
+}
+func (p chromePage) waitJS(t *testing.T, within time.Duration, what, cond string) {
+	t.Helper()
+	waitJS(t, p.ctx, within, what, cond)
+}
+func (p chromePage) click(t *testing.T, sel string) { t.Helper(); clickWith(t, p, sel) }
+func (p chromePage) screenshot(t *testing.T, name string) {
+	t.Helper()
+	c, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(c, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	saveScreenshot(t, "web-"+name, png)
 }
 
 // click waits for the element and clicks it as a person would (a click
 // event on it, after it is rendered and enabled).
 func click(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
+	clickWith(t, chromePage{ctx}, sel)
+}
+
+func clickWith(t *testing.T, p page, sel string) {
+	t.Helper()
 	q, _ := json.Marshal(sel)
-	waitJS(t, ctx, 20*time.Second, sel+" can be clicked", `(() => { const e = document.querySelector(`+string(q)+`); return e !== null && !e.disabled; })()`)
-	eval[bool](t, ctx, `(() => { document.querySelector(`+string(q)+`).click(); return true; })()`)
+	p.waitJS(t, 20*time.Second, sel+" can be clicked", `(() => { const e = document.querySelector(`+string(q)+`); return e !== null && !e.disabled; })()`)
+	get[bool](t, p, `(() => { document.querySelector(`+string(q)+`).click(); return true; })()`)
 }
 
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	chromePage{ctx}.screenshot(t, name)
+}
+
+// saveScreenshot writes png to $SCREENSHOTS (make web: docs/) or a
+// temporary directory.
+func saveScreenshot(t *testing.T, name string, png []byte) {
+	t.Helper()
 	dir := os.Getenv("SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()
-	}
-	c, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(c, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
 	}
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, png, 0o644); err != nil {
@@ -214,7 +270,22 @@ func TestBrowser(t *testing.T) {
 		waitJS(t, ctx, 20*time.Second, "room 1 shows the 2 bots", `document.querySelector('#rooms .room[data-room="1"]').dataset.players === "2"`)
 	})
 
-	t.Run("game", func(t *testing.T) { playGame(t, ctx, tb) })
+	t.Run("game", func(t *testing.T) { playGame(t, chromePage{ctx}, tb, true) })
+
+	// Chat at the table and in the room, with a player of the room who is
+	// not at the table.
+	t.Run("chat", func(t *testing.T) {
+		other := dialRoom(t, context.Background(), l, "dave", 1)
+		eval[bool](t, ctx, `(() => { document.querySelector("#table-chat-input").value = "good game";
+			document.querySelector("#table-chat-form button").click(); return true; })()`)
+		waitJS(t, ctx, 20*time.Second, "the table chat comes back from the table", `document.querySelector("#table-chat-log").textContent.includes("alice: good game")`)
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := other.Chat(c, pb.ChatScope_ROOM, "hello room 1"); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(t, ctx, 20*time.Second, "the room's chat shows at the table", `document.querySelector("#table-chat-log").textContent.includes("dave: hello room 1")`)
+	})
 
 	t.Run("room full", func(t *testing.T) {
 		fillRoom(t, l, 2, 6)
@@ -231,6 +302,9 @@ func TestBrowser(t *testing.T) {
 		}
 		click(t, ctx, "#suggested button")
 		waitJS(t, ctx, 20*time.Second, "the suggested room opens", `document.body.dataset.view === "room"`)
+		run(t, ctx, 10*time.Second, "chatting in the room", chromedp.SendKeys(chromedp.CSS("#chat-input"), "anyone for a game?"),
+			chromedp.Click(chromedp.CSS("#chat-form button")))
+		waitJS(t, ctx, 20*time.Second, "the room chat comes back from the room", `document.querySelector("#chat-log").textContent.includes("alice: anyone for a game?")`)
 		click(t, ctx, "#leave-room")
 	})
 
@@ -247,7 +321,7 @@ func TestBrowser(t *testing.T) {
 		waitJS(t, ctx, 20*time.Second, "the new shard's rooms show", `document.querySelectorAll(".shard").length >= 2 && Number((document.querySelector("#ops-players") || {}).textContent) > 10`)
 		events := eval[[]string](t, ctx, `[...document.querySelectorAll(".event")].map(e => e.textContent)`)
 		t.Logf("ops events: %q", events)
-		screenshot(t, ctx, "web-ops.png")
+		screenshot(t, ctx, "ops.png")
 		// The lobby, live with the bots.
 		run(t, ctx, 30*time.Second, "back to the lobby", chromedp.Navigate(hallURL+"/"))
 		waitJS(t, ctx, 20*time.Second, "the lobby shows both shards' rooms", `document.querySelectorAll("#rooms .room").length >= 8`)
@@ -258,7 +332,7 @@ func TestBrowser(t *testing.T) {
 			if (document.querySelector('#leaderboard-table tr.mine[data-account="alice"]')) return true;
 			const b = document.querySelector("#leaderboard-button"); b.click(); b.click(); return false; })()`)
 		t.Logf("leaderboard: %q", eval[[]string](t, ctx, `[...document.querySelectorAll("#leaderboard-table tr")].map(r => r.textContent)`))
-		screenshot(t, ctx, "web-lobby.png")
+		screenshot(t, ctx, "lobby.png")
 		r.Stop()
 	})
 	writeFigures(t, weight)

@@ -157,18 +157,18 @@ const readTable = `(() => { const v = window.gamehall.S.view; if (!v) return nul
 // plays a whole game by clicking: bids, cards, Play or Pass. The moves are
 // chosen with game/doudizhu from the hand the page shows; the page checks
 // them and the server must accept every one.
-func playGame(t *testing.T, ctx context.Context, tb *tableBots) {
-	click(t, ctx, `#rooms .room[data-room="1"]`)
-	waitJS(t, ctx, 20*time.Second, "the room shows", `document.body.dataset.view === "room"`)
-	click(t, ctx, "#quick-seat")
-	waitJS(t, ctx, 20*time.Second, "the table shows", `document.body.dataset.view === "table" && document.querySelector("#ready") !== null`)
-	click(t, ctx, "#ready")
+func playGame(t *testing.T, p page, tb *tableBots, drop bool) {
+	p.click(t, `#rooms .room[data-room="1"]`)
+	p.waitJS(t, 20*time.Second, "the room shows", `document.body.dataset.view === "room"`)
+	p.click(t, "#quick-seat")
+	p.waitJS(t, 20*time.Second, "the table shows", `document.body.dataset.view === "table" && document.querySelector("#ready") !== null`)
+	p.click(t, "#ready")
 
 	deadline := time.Now().Add(150 * time.Second)
 	moves, shot, resumed := 0, false, false
 	var last tableState
 	for time.Now().Before(deadline) {
-		st := eval[*tableState](t, ctx, readTable)
+		st := get[*tableState](t, p, readTable)
 		if st == nil {
 			t.Fatal("the page left the table")
 		}
@@ -190,8 +190,8 @@ func playGame(t *testing.T, ctx context.Context, tb *tableBots) {
 			if bid <= st.Bid {
 				bid = 0
 			}
-			click(t, ctx, fmt.Sprintf("#bid%d", bid))
-			waitJS(t, ctx, 20*time.Second, "the bid is taken", taken)
+			p.click(t, fmt.Sprintf("#bid%d", bid))
+			p.waitJS(t, 20*time.Second, "the bid is taken", taken)
 		case "PLAYING":
 			var prev doudizhu.Combo
 			if st.ToBeat != nil {
@@ -199,35 +199,35 @@ func playGame(t *testing.T, ctx context.Context, tb *tableBots) {
 			}
 			legal := doudizhu.LegalMoves(toCards(st.Hand), prev)
 			if len(legal) == 0 {
-				click(t, ctx, "#pass")
+				p.click(t, "#pass")
 			} else {
 				m := legal[len(legal)-1] // the biggest play: the game ends sooner
 				for _, c := range m.Cards {
-					click(t, ctx, fmt.Sprintf(`#hand [data-card="%d"]`, c))
+					p.click(t, fmt.Sprintf(`#hand [data-card="%d"]`, c))
 				}
-				if !eval[bool](t, ctx, `document.querySelector("#check").classList.contains("ok")`) {
-					why := eval[string](t, ctx, `document.querySelector("#check").textContent`)
+				if !get[bool](t, p, `document.querySelector("#check").classList.contains("ok")`) {
+					why := get[string](t, p, `document.querySelector("#check").textContent`)
 					t.Fatalf("the page refuses %v, a legal move: %s", m, why)
 				}
 				if !shot && moves >= 2 {
-					screenshot(t, ctx, "web-table.png")
+					p.screenshot(t, "table.png")
 					shot = true
 				}
-				if eval[int](t, ctx, `document.querySelectorAll("#readings button").length`) > 0 {
+				if get[int](t, p, `document.querySelectorAll("#readings button").length`) > 0 {
 					// Several readings: choose the one LegalMoves meant.
-					i := eval[int](t, ctx, fmt.Sprintf(`(() => { const want = {kind: %d, rank: %d, length: %d};
+					i := get[int](t, p, fmt.Sprintf(`(() => { const want = {kind: %d, rank: %d, length: %d};
 						const opts = window.gamehall.cards.check([...window.gamehall.S.sel], window.gamehall.S.view.toBeat).options;
 						const i = opts.findIndex(o => o.kind === want.kind && o.rank === want.rank && o.length === want.length);
 						document.querySelectorAll("#readings button")[Math.max(0, i)].click(); return i; })()`, m.Kind, m.Rank, m.Length))
 					t.Logf("%s has several readings: chose #%d, %v", doudizhu.FormatCards(m.Cards), i, m)
 				} else {
-					click(t, ctx, "#play")
+					p.click(t, "#play")
 				}
 			}
 			moves++
-			waitJS(t, ctx, 20*time.Second, "the move is taken", taken)
-			if moves == 2 && !resumed {
-				dropAndResume(t, ctx)
+			p.waitJS(t, 20*time.Second, "the move is taken", taken)
+			if drop && moves == 2 && !resumed {
+				dropAndResume(t, p)
 				resumed = true
 			}
 		}
@@ -235,13 +235,13 @@ func playGame(t *testing.T, ctx context.Context, tb *tableBots) {
 	if last.Over == nil {
 		t.Fatalf("no GAME_OVER within the deadline; last state %+v", last)
 	}
-	log := eval[[]string](t, ctx, `window.gamehall.log`)
+	log := get[[]string](t, p, `window.gamehall.log`)
 	for _, line := range log {
 		t.Logf("game: %s", line)
 	}
-	title := eval[string](t, ctx, `document.querySelector("#gameover h2").textContent`)
+	title := get[string](t, p, `document.querySelector("#gameover h2").textContent`)
 	t.Logf("GAME_OVER shown: %q, scores %v (the browser is seat %d)", title, last.Over.Scores, last.MySeat)
-	checkSettledAndFair(t, ctx, last.MySeat)
+	checkSettledAndFair(t, p, last.MySeat)
 	sum := 0
 	for _, s := range last.Over.Scores {
 		sum += s
@@ -255,9 +255,9 @@ func playGame(t *testing.T, ctx context.Context, tb *tableBots) {
 		t.Fatalf("the bots' moves were refused: %v", tb.errs)
 	}
 	if !shot {
-		screenshot(t, ctx, "web-table.png")
+		p.screenshot(t, "table.png")
 	}
-	if !resumed {
+	if drop && !resumed {
 		t.Fatal("the game ended before the connection could be dropped")
 	}
 }
@@ -268,25 +268,28 @@ func playGame(t *testing.T, ctx context.Context, tb *tableBots) {
 // was kept") and a TableState with the same seat and the hand. The test
 // blanks the page's view of the table first, so the seat and hand it then
 // shows can only have come back from the server.
-func dropAndResume(t *testing.T, ctx context.Context) {
+func dropAndResume(t *testing.T, p page) {
 	t.Helper()
-	before := eval[*tableState](t, ctx, readTable)
+	before := get[*tableState](t, p, readTable)
 	if before == nil || before.Over != nil {
 		t.Fatalf("no game to drop out of: %+v", before)
 	}
-	eval[bool](t, ctx, `(() => { const g = window.gamehall;
+	get[bool](t, p, `(() => { const g = window.gamehall;
 		g.S.view.hand = []; g.S.view.mySeat = -1;
 		g.S.conn.ws.close(4000, "dropped by the browser test"); return true; })()`)
-	waitJS(t, ctx, 30*time.Second, "the page reconnects", `window.gamehall.S.reconnects === 1`)
-	waitJS(t, ctx, 20*time.Second, "the server sends the table back", `window.gamehall.S.view !== null && window.gamehall.S.view.mySeat !== -1 && window.gamehall.S.view.hand.length > 0`)
-	after := eval[*tableState](t, ctx, readTable)
-	toasts := eval[[]string](t, ctx, `window.gamehall.toasts`)
+	p.waitJS(t, 30*time.Second, "the page reconnects", `window.gamehall.S.reconnects === 1`)
+	p.waitJS(t, 20*time.Second, "the server sends the table back", `window.gamehall.S.view !== null && window.gamehall.S.view.mySeat !== -1 && window.gamehall.S.view.hand.length > 0`)
+	after := get[*tableState](t, p, readTable)
+	toasts := get[[]string](t, p, `window.gamehall.toasts`)
 	kept := false
 	for _, m := range toasts {
 		kept = kept || strings.Contains(m, "your seat was kept")
 	}
 	if !kept {
 		t.Fatalf("the page reconnected but not into its seat (Welcome.resumed false); toasts %q", toasts)
+	}
+	if !get[bool](t, p, `window.gamehall.S.view.fair.hands.length > 0`) {
+		t.Fatal("after the resume the page forgot the deal it saw: its fairness check could compare no hands")
 	}
 	if after.MySeat != before.MySeat {
 		t.Fatalf("resumed at seat %d, sat at %d", after.MySeat, before.MySeat)
@@ -308,7 +311,7 @@ func dropAndResume(t *testing.T, ctx context.Context) {
 // checkSettledAndFair: the GAME_OVER box shows each seat's new balance (the
 // region keeps coins: the game was settled before GAME_OVER) and the deal
 // verified from the revealed seed; the header's balance follows.
-func checkSettledAndFair(t *testing.T, ctx context.Context, mySeat int) {
+func checkSettledAndFair(t *testing.T, p page, mySeat int) {
 	t.Helper()
 	type over struct {
 		Settlement string
@@ -320,7 +323,7 @@ func checkSettledAndFair(t *testing.T, ctx context.Context, mySeat int) {
 		Shown           []string
 		Fairness, Coins string
 	}
-	o := eval[over](t, ctx, `(() => { const o = window.gamehall.S.view.over;
+	o := get[over](t, p, `(() => { const o = window.gamehall.S.view.over;
 		return {settlement: o.settlement, balances: o.balances, fair: {ok: o.fair.ok, why: o.fair.why},
 			shown: [...document.querySelectorAll("#gameover .balance")].map(e => e.textContent),
 			fairness: document.querySelector("#fairness").textContent, coins: document.querySelector("#coins").textContent}; })()`)
@@ -339,7 +342,7 @@ func checkSettledAndFair(t *testing.T, ctx context.Context, mySeat int) {
 	if want := fmt.Sprintf("%d coins", o.Balances[mySeat]); o.Coins != want {
 		t.Fatalf("the header shows %q, want %q", o.Coins, want)
 	}
-	screenshot(t, ctx, "web-gameover.png")
+	p.screenshot(t, "gameover.png")
 }
 
 func toCards(xs []int) []doudizhu.Card {
