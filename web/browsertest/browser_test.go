@@ -46,12 +46,14 @@ func sampleRegion(t *testing.T) v1.Region {
 	return r
 }
 
-func startLocal(t *testing.T, r v1.Region) *local.Local { return startLocalWith(t, r, nil) }
+func startLocal(t *testing.T, r v1.Region) *local.Local {
+	return startLocalWith(t, []v1.Region{r}, nil)
+}
 
 // startLocalWith starts local mode; hallCfg (if not nil) adjusts its hall.
-func startLocalWith(t *testing.T, r v1.Region, hallCfg func(*hall.Config)) *local.Local {
+func startLocalWith(t *testing.T, regions []v1.Region, hallCfg func(*hall.Config)) *local.Local {
 	t.Helper()
-	l, err := local.New(local.Config{Regions: []v1.Region{r}, Listen: "127.0.0.1:0", ScaleEvery: 200 * time.Millisecond,
+	l, err := local.New(local.Config{Regions: regions, Listen: "127.0.0.1:0", ScaleEvery: 200 * time.Millisecond,
 		ShutdownGrace: time.Second, DataDir: t.TempDir(), // accounts, coins, leaderboard: an SQLite file
 		Hall: hallCfg,
 		Shard: func(c *gameserver.Config) {

@@ -84,8 +84,14 @@ func (tb *tableBots) play(c *client.Conn, st *pb.TableState) {
 // dialRoom connects an account to the shard of room and enters it.
 func dialRoom(t *testing.T, ctx context.Context, l *local.Local, account string, room int) *client.Conn {
 	t.Helper()
+	return dialRoomIn(t, ctx, l, l.Status()[0].Name, account, room)
+}
+
+// dialRoomIn connects an account to the shard of a region's room and enters it.
+func dialRoomIn(t *testing.T, ctx context.Context, l *local.Local, region, account string, room int) *client.Conn {
+	t.Helper()
 	tok := playerTicket(t, l, account)
-	addr := roomAddr(t, ctx, l, tok, room)
+	addr := roomAddr(t, ctx, l, tok, region, room)
 	c, err := client.Dial(ctx, addr, tok)
 	if err != nil {
 		t.Fatal(err)
@@ -97,10 +103,10 @@ func dialRoom(t *testing.T, ctx context.Context, l *local.Local, account string,
 	return c
 }
 
-// roomAddr looks room up in the hall's directory.
-func roomAddr(t *testing.T, ctx context.Context, l *local.Local, tok string, room int) string {
+// roomAddr looks a region's room up in the hall's directory.
+func roomAddr(t *testing.T, ctx context.Context, l *local.Local, tok, region string, room int) string {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, l.HallURL()+"/v1/regions/"+l.Status()[0].Name+"/rooms", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, l.HallURL()+"/v1/regions/"+region+"/rooms", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

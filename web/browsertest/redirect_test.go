@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
+	v1 "github.com/gamehall/gamehall/api/v1alpha1"
 	"github.com/gamehall/gamehall/hall"
 	"github.com/gamehall/gamehall/local"
 )
@@ -21,7 +22,7 @@ import (
 // peer (another origin) and shows that peer's live rooms there.
 func TestBrowserRedirect(t *testing.T) {
 	r := sampleRegion(t)
-	l := startLocalWith(t, r, func(c *hall.Config) {
+	l := startLocalWith(t, []v1.Region{r}, func(c *hall.Config) {
 		c.Name, c.MaxClients, c.AdvertiseEvery = "hall-a", 1, 100*time.Millisecond
 	})
 	peerCtx, stopPeer := context.WithCancel(context.Background())
