@@ -5,7 +5,7 @@
 ##@ Browser
 
 .PHONY: test-browser
-test-browser: ## Drive sign-up, the lobby, a whole game (balances, fair deal, a dropped connection resumed), chat, ROOM_FULL, the leaderboard, /ops and a hall redirect in headless Chromium, and sign-up, the lobby and a whole game in headless Firefox, against gamehall local (< 1 min).
+test-browser: ## Drive sign-up, the lobby, a whole game (balances, fair deal, a dropped connection resumed), chat, ROOM_FULL, the leaderboard, /ops and a hall redirect in headless Chromium, and sign-up, the lobby, a whole game and /ops in headless Firefox, against gamehall local (< 1 min).
 	@hack/ensure-deps.sh chromium firefox
 	go test -tags browser -count=1 -timeout 5m -v -run TestBrowser ./web/browsertest/
 

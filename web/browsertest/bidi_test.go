@@ -192,9 +192,18 @@ func firefox(t *testing.T) *firefoxPage {
 		t.Fatalf("connecting to Firefox's BiDi at %s: %v", url, err)
 	}
 	t.Cleanup(func() { b.conn.CloseNow() })
-	if _, err := b.call(ctx, "session.new", map[string]any{"capabilities": map[string]any{}}); err != nil {
+	sess, err := b.call(ctx, "session.new", map[string]any{"capabilities": map[string]any{}})
+	if err != nil {
 		t.Fatal(err)
 	}
+	var caps struct {
+		Capabilities struct {
+			BrowserName    string `json:"browserName"`
+			BrowserVersion string `json:"browserVersion"`
+		} `json:"capabilities"`
+	}
+	json.Unmarshal(sess, &caps)
+	t.Logf("%s %s over WebDriver BiDi at %s", caps.Capabilities.BrowserName, caps.Capabilities.BrowserVersion, url)
 	raw, err := b.call(ctx, "browsingContext.getTree", map[string]any{"maxDepth": 0})
 	if err != nil {
 		t.Fatal(err)

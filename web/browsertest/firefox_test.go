@@ -11,7 +11,7 @@ import (
 // driven over WebDriver BiDi: a player signs up, sees the rooms' live
 // counts change when two bots enter room 1, enters it, quick-seats at their
 // table and plays to GAME_OVER with legal moves, the balances and the
-// verified deal shown, as in Chromium.
+// verified deal shown, as in Chromium; then the operator's view.
 func TestBrowserFirefox(t *testing.T) {
 	l := startLocal(t, sampleRegion(t))
 	p := firefox(t)
@@ -34,4 +34,15 @@ func TestBrowserFirefox(t *testing.T) {
 	p.screenshot(t, "lobby.png")
 
 	playGame(t, p, tb, false)
+
+	// The operator's view: the region's shard and its players (the two bots
+	// at least: the page left its room by navigating away).
+	ops, err := l.OpsURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.navigate(t, ops)
+	p.waitJS(t, 20*time.Second, "the ops view shows the shard and the bots", `document.querySelectorAll(".shard").length >= 1 &&
+		Number((document.querySelector("#ops-players") || {}).textContent) >= 2`)
+	p.screenshot(t, "ops.png")
 }

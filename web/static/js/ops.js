@@ -92,7 +92,7 @@ function region(r) {
   const share = r.capacity ? r.players / r.capacity : 0;
   return h("div.region-map.panel", { dataset: { region: r.name } },
     h("div.bar", h("h2", r.displayName || r.name), h("span.spacer"),
-      h("span", `${r.players} / ${r.capacity} players · ${Math.round(share * 100)}% · ${r.shards.length} shards`)),
+      h("span", `${r.players} / ${r.capacity} players · ${Math.round(share * 100)}% · ${r.shards.length} shard${r.shards.length === 1 ? "" : "s"}`)),
     h("div.legend", "empty", [0, 0.25, 0.5, 0.75, 1].map((x) => h("span.cell", { style: { background: heat(x) } })), "full",
       h("span.cell", { style: { background: "repeating-linear-gradient(135deg,#fff 0 3px,#c9a86a 3px 6px)" } }), "draining"),
     r.shards.map((s) => h("div.shard", { dataset: { shard: s.name }, class: `shard${s.draining ? " draining" : ""}` },
