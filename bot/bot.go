@@ -52,6 +52,10 @@ type Config struct {
 	// to get its seat back from the same shard (10s; keep it under the
 	// shard's reconnect grace).
 	ResumeWithin time.Duration
+	// TableWait: a player whose table started no game for this long leaves
+	// the room and picks another from the hall, as a person would (30s):
+	// nobody joins a table of a draining shard, which waits for its players.
+	TableWait time.Duration
 	// Events, when set, receives one JSON line (Event) per connection that
 	// ended in a room, per resume and per return to the hall.
 	Events io.Writer
@@ -91,6 +95,9 @@ func (c *Config) defaults() error {
 	}
 	if c.LeaveGrace <= 0 {
 		c.LeaveGrace = 60 * time.Second
+	}
+	if c.TableWait <= 0 {
+		c.TableWait = 30 * time.Second
 	}
 	if c.ResumeWithin <= 0 {
 		c.ResumeWithin = 10 * time.Second

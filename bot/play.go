@@ -69,7 +69,8 @@ func (p *player) play(ctx context.Context, s *session, region string, room int, 
 	var moveKind pb.GameEventKind
 	needReady := true
 	timer := time.NewTimer(p.think() / 4) // the first Ready comes quickly
-	ping := time.NewTicker(10 * time.Second)
+	ping := time.NewTicker(min(10*time.Second, p.r.cfg.TableWait/2))
+	idleSince := time.Now() // the last time a game ran at the table
 	defer timer.Stop()
 	defer ping.Stop()
 	drop := time.NewTimer(time.Hour)
@@ -128,6 +129,7 @@ func (p *player) play(ctx context.Context, s *session, region string, room int, 
 					p.gameOver(ev, v.MySeat)
 					p.checkGame(ev, v.MySeat, &deals, region)
 					games++
+					idleSince = time.Now()
 					if games >= target {
 						leaving = true
 					}
@@ -194,6 +196,13 @@ func (p *player) play(ctx context.Context, s *session, region string, room int, 
 				return visitOver, s
 			}
 		case <-ping.C:
+			if v.Phase != pb.GamePhase_WAITING && v.Phase != pb.GamePhase_GAME_PHASE_UNSPECIFIED {
+				idleSince = time.Now()
+			} else if time.Since(idleSince) >= p.r.cfg.TableWait {
+				leave()
+				st.TableWaits.Add(1)
+				return noSeat, s // another room, from the hall
+			}
 			if !leaveBy.IsZero() && time.Now().After(leaveBy) {
 				leave() // an escape: the game went on too long after the stop
 				return visitOver, s

@@ -129,6 +129,7 @@ type Stats struct {
 	Resumes        atomic.Int64 // drops after which the same seat was resumed
 	ResumeFailures atomic.Int64 // drops after which the seat could not be resumed
 	BackToHall     atomic.Int64 // players who picked a room from the hall again after their shard went
+	TableWaits     atomic.Int64 // players who left a table where no game started within Config.TableWait
 
 	Login, Directory, Enter, MoveDelivery, Ping, Resume Histogram
 
@@ -274,7 +275,7 @@ func (s *Stats) Summary() string {
 		fmt.Fprintf(&b, "    %-14s %7d %8s %8s %8s %8s %8s\n", h.name, h.h.Count(),
 			fmtDur(h.h.Quantile(.5)), fmtDur(h.h.Quantile(.9)), fmtDur(h.h.Quantile(.99)), fmtDur(h.h.Quantile(.999)), fmtDur(h.h.Max()))
 	}
-	fmt.Fprintf(&b, "  held seats       IN_OTHER_ROOM %d, resumed and left %d (a previous visit's leave timed out)\n", s.InOtherRoom.Load(), s.Resumed.Load())
+	fmt.Fprintf(&b, "  held seats       IN_OTHER_ROOM %d, resumed and left %d (a previous visit's leave timed out); tables left with no game %d\n", s.InOtherRoom.Load(), s.Resumed.Load(), s.TableWaits.Load())
 	fmt.Fprintf(&b, "  connections lost %d, requests failed by timeout or network %d\n", s.Dropped.Load(), s.NetFailures.Load())
 	fmt.Fprintf(&b, "  faults           cut by a shard going away %d, kicked %d, dropped on purpose %d, seats resumed %d (p50 %s, max %s), resume failures %d, back to the hall %d\n",
 		s.Cut.Load(), s.Kicked.Load(), s.DropsOnPurpose.Load(), s.Resumes.Load(), fmtDur(s.Resume.Quantile(.5)), fmtDur(s.Resume.Max()),
