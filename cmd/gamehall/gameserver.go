@@ -65,6 +65,7 @@ func runGameServer(args []string) int {
 	db := addDatabaseFlags(fs, "the Region's database, where games are settled (empty: games are not rated)")
 	settleWait := fs.Duration("settle-wait", 2*time.Second, "GAME_OVER waits this long for the settlement to commit, then goes out pending (the result is kept and retried)")
 	settleBacklog := fs.Int("settle-backlog", 10000, "unsettled games the shard keeps while the database is down; at this many, new games wait")
+	sdkPoll := fs.Duration("sdk-poll-interval", time.Second, "how often the GameServer is read through the Agones SDK for the operator's drain requests (the fault suite raises it to widen the window in which a shard marked for drain still takes entries)")
 	verbose := fs.Int("v", 0, "log verbosity (1: connection-level events)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -122,7 +123,9 @@ func runGameServer(args []string) int {
 
 	var sdk gameserver.SDK
 	if p := envInt("AGONES_SDK_HTTP_PORT", 0); p != 0 {
-		sdk = agonesSDK{Client: agonessdk.New(p), log: log}
+		c := agonessdk.New(p)
+		c.PollInterval = *sdkPoll
+		sdk = agonesSDK{Client: c, log: log}
 		log.Info("agones SDK on", "port", p)
 	}
 	srv, err := gameserver.New(gameserver.Config{

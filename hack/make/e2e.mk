@@ -18,3 +18,8 @@ e2e-smoke: build envtest ## The admin path end to end, CI-sized (test/e2e; about
 e2e: build envtest ## The admin path end to end, full size (more players; E2E_FULL=1).
 	@hack/ensure-deps.sh redis-server postgres ip
 	E2E_FULL=1 go test -tags e2e $(E2E_TEST_FLAGS) -timeout 20m -run TestAdminPath ./test/e2e/
+
+.PHONY: test-faults
+test-faults: build envtest ## The fault-injection suite (test/e2e TestFaults; about 8 min): shard/Redis/operator/API server/hall faults under bot load, invariants checked all along.
+	@hack/ensure-deps.sh redis-server postgres ip
+	go test -tags e2e $(E2E_TEST_FLAGS) -timeout 15m -run TestFaults ./test/e2e/

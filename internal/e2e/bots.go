@@ -22,6 +22,7 @@ type BotOptions struct {
 	Think      time.Duration
 	Break      time.Duration
 	LeaveGrace time.Duration
+	Args       []string // more `gamehall bot` flags (e.g. --drop-every, --events)
 }
 
 // Bots is a running `gamehall bot`, on a machine of the cluster network
@@ -61,6 +62,7 @@ func (c *Cluster) StartBots(o BotOptions) *Bots {
 			args = append(args, flag, d.String())
 		}
 	}
+	args = append(args, o.Args...)
 	b := &Bots{c: c, opts: o, log: filepath.Join(c.Dir, "bots-"+o.Name+".log"), done: make(chan struct{})}
 	logf, err := os.Create(b.log)
 	if err != nil {
@@ -88,6 +90,9 @@ func (c *Cluster) StartBots(o BotOptions) *Bots {
 	})
 	return b
 }
+
+// Stop asks the bots to finish their games and leave (as Ctrl-C does).
+func (b *Bots) Stop() { _ = b.cmd.Process.Signal(syscall.SIGTERM) }
 
 // Done is closed when the bots have ended.
 func (b *Bots) Done() <-chan struct{} { return b.done }

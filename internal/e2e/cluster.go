@@ -237,6 +237,12 @@ func (c *Cluster) KillContainer(ns, pod, container string) error {
 	return c.Node.Kubelet.KillContainer(ns, pod, container)
 }
 
+// SignalContainer sends a signal to a container's process (SIGSTOP and
+// SIGCONT: unreachable for a while, then back).
+func (c *Cluster) SignalContainer(ns, pod, container string, sig syscall.Signal) error {
+	return c.Node.Kubelet.SignalContainer(ns, pod, container, sig)
+}
+
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '/' || r == ' ' {

@@ -37,6 +37,8 @@ type ControlPlane struct {
 }
 
 type proc struct {
+	name string
+	args []string // how it was started, so it can start again
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -127,20 +129,67 @@ func StartControlPlane(ctx context.Context, assets, dir, svcCIDR string, kuberne
 }
 
 func (cp *ControlPlane) start(bin, name string, args ...string) error {
-	logf, err := os.Create(filepath.Join(cp.Dir, name+".log"))
+	p := &proc{name: name, args: append([]string{bin}, args...)}
+	if err := cp.run(p); err != nil {
+		return err
+	}
+	cp.procs = append(cp.procs, p)
+	return nil
+}
+
+// run starts p's process (again), its output appended to <name>.log.
+func (cp *ControlPlane) run(p *proc) error {
+	logf, err := os.OpenFile(filepath.Join(cp.Dir, p.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(p.args[0], p.args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w (run 'make envtest')", bin, err)
+		logf.Close()
+		return fmt.Errorf("start %s: %w (run 'make envtest')", p.args[0], err)
 	}
-	p := &proc{cmd, make(chan struct{})}
-	cp.procs = append(cp.procs, p)
-	go func() { cmd.Wait(); logf.Close(); close(p.done) }()
+	p.cmd, p.done = cmd, make(chan struct{})
+	done := p.done
+	go func() { cmd.Wait(); logf.Close(); close(done) }()
 	return nil
+}
+
+// RestartAPIServer stops kube-apiserver (SIGTERM, as a rolling control
+// plane would), leaves it down for down, starts it again on the same
+// address with the same certificates, and waits until it is ready. etcd
+// keeps the cluster's state meanwhile.
+func (cp *ControlPlane) RestartAPIServer(ctx context.Context, down time.Duration) error {
+	var p *proc
+	for _, q := range cp.procs {
+		if q.name == "kube-apiserver" {
+			p = q
+		}
+	}
+	if p == nil {
+		return fmt.Errorf("no kube-apiserver in this control plane")
+	}
+	stopProc(p)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(down):
+	}
+	if err := cp.run(p); err != nil {
+		return err
+	}
+	return cp.waitReady(ctx)
+}
+
+func stopProc(p *proc) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
 }
 
 func (cp *ControlPlane) waitReady(ctx context.Context) error {
@@ -180,14 +229,7 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 // Stop ends the API server, then etcd.
 func (cp *ControlPlane) Stop() {
 	for i := len(cp.procs) - 1; i >= 0; i-- {
-		p := cp.procs[i]
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
+		stopProc(cp.procs[i])
 	}
 }
 

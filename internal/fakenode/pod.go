@@ -571,6 +571,12 @@ func (r *podRun) kill(c *container) {
 // KillContainer SIGKILLs a container's process (a crash, for fault tests):
 // the pod's restart policy then applies.
 func (k *Kubelet) KillContainer(ns, pod, name string) error {
+	return k.SignalContainer(ns, pod, name, syscall.SIGKILL)
+}
+
+// SignalContainer sends sig to a container's process: SIGSTOP and SIGCONT
+// make a process unreachable for a while without ending it (fault tests).
+func (k *Kubelet) SignalContainer(ns, pod, name string, sig syscall.Signal) error {
 	k.mu.Lock()
 	var run *podRun
 	for _, r := range k.runs {
@@ -587,7 +593,7 @@ func (k *Kubelet) KillContainer(ns, pod, name string) error {
 	for _, c := range run.containers {
 		if c.spec.Name == name || name == "" {
 			if c.cmd != nil && c.running {
-				return c.cmd.Process.Kill()
+				return c.cmd.Process.Signal(sig)
 			}
 		}
 	}
