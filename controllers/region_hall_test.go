@@ -73,9 +73,11 @@ func TestRegionInheritsFromHall(t *testing.T) {
 	g.Expect(still.UID).To(Equal(gs.UID))
 
 	// The Halls agree: shard 1 starts, from Hall a (first by name).
-	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(b), b)).To(Succeed())
-	b.Spec.Presence.RedisAddress = "ra:6379"
-	g.Expect(env.Client.Update(ctx, b)).To(Succeed())
+	g.Eventually(func(g Gomega) { // the Hall controller writes b's status meanwhile: retry a conflict
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(b), b)).To(Succeed())
+		b.Spec.Presence.RedisAddress = "ra:6379"
+		g.Expect(env.Client.Update(ctx, b)).To(Succeed())
+	}).Should(Succeed())
 	gs1 := gameServerOf(ctx, g, ns, ShardName("south", 1))
 	g.Expect(gs1.Spec.Template.Spec.Containers[0].Env).To(ContainElement(envVar("GAMEHALL_REDIS", "ra:6379")))
 }
