@@ -276,9 +276,10 @@ func (s *Server) Stats() Stats {
 // PlayerStat is one account the shard holds.
 type PlayerStat struct {
 	Account   string
-	Connected bool  // false: in its reconnect grace
-	Room      int32 // 0: in no room
-	Table     int32 // -1: not seated
+	Session   string // the login session the shard holds it for
+	Connected bool   // false: in its reconnect grace
+	Room      int32  // 0: in no room
+	Table     int32  // -1: not seated
 	Seat      int32
 	Playing   bool // its table has a game running
 }
@@ -288,13 +289,15 @@ type PlayerStat struct {
 func (s *Server) PlayerStats() []PlayerStat {
 	s.mu.Lock()
 	ps := make([]*player, 0, len(s.players))
+	sessions := make([]string, 0, len(s.players))
 	for _, p := range s.players {
 		ps = append(ps, p)
+		sessions = append(sessions, p.session)
 	}
 	s.mu.Unlock()
 	out := make([]PlayerStat, 0, len(ps))
-	for _, p := range ps {
-		st := PlayerStat{Account: p.account, Connected: p.conn.Load() != nil, Table: -1, Seat: -1}
+	for i, p := range ps {
+		st := PlayerStat{Account: p.account, Session: sessions[i], Connected: p.conn.Load() != nil, Table: -1, Seat: -1}
 		if r := p.room.Load(); r != nil {
 			r.mu.Lock()
 			if p.room.Load() == r {

@@ -175,7 +175,7 @@ func (f *faultRun) watchShards() {
 		if ss, err := f.shards(); err == nil {
 			last = ss // the API server may be down: keep asking the shards it listed
 		}
-		where := map[string][]string{}
+		where := map[string][]place{}
 		held := map[string]bool{}
 		total := 0
 		for _, s := range last {
@@ -192,7 +192,7 @@ func (f *faultRun) watchShards() {
 			for _, p := range st.PlayerList {
 				held[p.Account] = true
 				if p.Room != 0 || p.Connected {
-					where[p.Account] = append(where[p.Account], fmt.Sprintf("%s room %d (connected %v)", s.name, p.Room, p.Connected))
+					where[p.Account] = append(where[p.Account], place{s.name, p.Session, p.Room, p.Connected})
 				}
 			}
 		}
@@ -201,20 +201,20 @@ func (f *faultRun) watchShards() {
 		f.held = held
 		f.peak = max(f.peak, total)
 		for acc := range f.twice {
-			if len(where[acc]) < 2 {
+			if !twoPlaces(where[acc]) {
 				delete(f.twice, acc)
 			}
 		}
 		var bad []string
 		for acc, w := range where {
-			if len(w) < 2 {
+			if !twoPlaces(w) {
 				continue
 			}
 			since, ok := f.twice[acc]
 			if !ok {
 				f.twice[acc] = now
 			} else if now.Sub(since) > kickDeadline+500*time.Millisecond {
-				bad = append(bad, fmt.Sprintf("account %s in two places for %s: %s", acc, now.Sub(since).Round(100*time.Millisecond), strings.Join(w, "; ")))
+				bad = append(bad, fmt.Sprintf("account %s in two places for %s: %s", acc, now.Sub(since).Round(100*time.Millisecond), fmt.Sprint(w)))
 				f.twice[acc] = now.Add(time.Hour) // once per episode
 			}
 		}
@@ -223,6 +223,30 @@ func (f *faultRun) watchShards() {
 			f.violate("%s", b)
 		}
 	}
+}
+
+// place is where a shard holds an account.
+type place struct {
+	shard, session string
+	room           int32
+	connected      bool
+}
+
+// twoPlaces: the account is in rooms of two shards (two rooms of one game),
+// or two of its sessions are connected. One session's socket that its
+// client closed but a shard has not finished closing (its presence calls
+// wait for a frozen Redis) is not a second live session.
+func twoPlaces(ws []place) bool {
+	rooms, sessions := 0, map[string]bool{}
+	for _, w := range ws {
+		if w.room != 0 {
+			rooms++
+		}
+		if w.connected {
+			sessions[w.session] = true
+		}
+	}
+	return rooms > 1 || len(sessions) > 1
 }
 
 func (f *faultRun) stop() {
