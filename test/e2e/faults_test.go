@@ -111,9 +111,20 @@ func (f *faultRun) killShard() time.Duration {
 	f.killed(gs.addr)
 	f.must(f.c.KillContainer(ns, gs.name, "gameserver"))
 	t0 := time.Now()
+	known := map[string]bool{}
+	for _, s := range before {
+		known[s.name] = true
+	}
 	f.c.Eventually("a new game server in the killed one's place", 3*time.Minute, func() (bool, string) {
 		ss, _ := f.shards()
-		return len(ss) >= len(before) && !f.shardRunning(gs.name), fmt.Sprintf("%d running game servers, want %d without %s", len(ss), len(before), gs.name)
+		fresh := 0
+		for _, s := range ss {
+			if !known[s.name] {
+				fresh++
+			}
+		}
+		return fresh > 0 && len(ss) >= len(before) && !f.shardRunning(gs.name),
+			fmt.Sprintf("%d running game servers (%d new), want %d without %s", len(ss), fresh, len(before), gs.name)
 	})
 	return time.Since(t0)
 }
