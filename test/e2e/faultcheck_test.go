@@ -319,6 +319,17 @@ func (f *faultRun) markedShard() (shardRef, bool) {
 	return shardRef{}, false
 }
 
+// catchMark looks for a shard marked for drain every 100 ms: the mark
+// stays unread for up to the shards' 5 s SDK poll.
+func (f *faultRun) catchMark(within time.Duration) (shardRef, bool) {
+	for end := time.Now().Add(within); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if gs, ok := f.markedShard(); ok {
+			return gs, true
+		}
+	}
+	return shardRef{}, false
+}
+
 func (f *faultRun) gsLabels(name string) map[string]string {
 	var gs agonesv1.GameServer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
