@@ -80,13 +80,15 @@ type conn struct {
 	msgs   bucket
 	chat   bucket
 	floods int
+	auth   preAuth
 }
 
-func newConn(s *Server, tr transport) *conn {
+func newConn(s *Server, tr transport, auth preAuth) *conn {
 	now := time.Now()
 	return &conn{
 		s:    s,
 		tr:   tr,
+		auth: auth,
 		out:  make(chan outFrame, s.cfg.WriteQueue),
 		done: make(chan struct{}),
 		msgs: newBucket(s.cfg.MsgRate, s.cfg.MsgBurst, now),
@@ -227,11 +229,16 @@ func countFrames(items [][]byte) int {
 
 // readLoop runs on the connection's own goroutine until the client goes.
 func (c *conn) readLoop() {
-	deadline := c.s.cfg.HelloTimeout
 	for {
-		payload, err := c.tr.readFrame(c.s.cfg.MaxFrame, time.Now().Add(deadline))
+		// Before Hello the deadline is fixed at accept + HelloTimeout: no
+		// frame, good or bad, buys an unauthenticated socket more time.
+		deadline := c.auth.by
+		if c.p != nil || deadline.IsZero() {
+			deadline = time.Now().Add(3 * c.s.cfg.PingInterval)
+		}
+		payload, err := c.tr.readFrame(c.s.cfg.MaxFrame, deadline)
 		// A malformed message (bad JSON, a wrong WebSocket message type)
-		// is answered like a bad payload below; the connection stays.
+		// is answered like a bad payload below.
 		if err != nil && !errors.Is(err, protocol.ErrBadMessage) {
 			switch {
 			case errors.Is(err, protocol.ErrFrameTooLarge), errors.Is(err, protocol.ErrEmptyFrame):
@@ -249,6 +256,13 @@ func (c *conn) readLoop() {
 		}
 		if err != nil {
 			c.sendError(0, pb.ErrorCode_BAD_REQUEST, err.Error())
+			if c.p == nil {
+				// Junk before Hello is no client of ours: the answer says
+				// why, and the socket goes.
+				c.s.metrics.preAuthClosed.WithLabelValues(preAuthMalformed).Inc()
+				c.closeAfterFlush("malformed frame before Hello")
+				return
+			}
 			continue
 		}
 		if !c.msgs.take(time.Now()) {
@@ -265,7 +279,9 @@ func (c *conn) readLoop() {
 				c.closeAfterFlush("hello refused")
 				return
 			}
-			deadline = 3 * c.s.cfg.PingInterval
+			if !c.auth.authenticated() {
+				return // the Hello bound fired meanwhile: the socket is closed
+			}
 			continue
 		}
 		c.s.handle(c, env)

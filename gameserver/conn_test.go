@@ -136,17 +136,31 @@ func TestBadFrames(t *testing.T) {
 			t.Fatal("connection still open")
 		}
 	})
-	t.Run("garbage payload keeps the connection", func(t *testing.T) {
+	t.Run("garbage payload before Hello closes", func(t *testing.T) {
 		nc := rawDial(t, e)
 		nc.Write([]byte{0, 0, 0, 3, 0xff, 0xff, 0xff})
 		env := readEnv(t, nc)
 		if env.GetError().GetCode() != pb.ErrorCode_BAD_REQUEST {
 			t.Fatalf("got %v", env)
 		}
+		if _, err := protocol.ReadFrame(nc, protocol.DefaultMaxFrame); err == nil {
+			t.Fatal("connection still open after junk before Hello")
+		}
+	})
+	t.Run("garbage payload after Hello keeps the connection", func(t *testing.T) {
+		nc := rawDial(t, e)
 		tok, _ := e.ticketFor("bob")
 		protocol.WriteFrame(nc, hello(tok, ""))
 		if w := readEnv(t, nc).GetWelcome(); w == nil || w.Account != "bob" {
-			t.Fatalf("no welcome after a bad frame")
+			t.Fatalf("no welcome")
+		}
+		nc.Write([]byte{0, 0, 0, 3, 0xff, 0xff, 0xff})
+		if env := readEnv(t, nc); env.GetError().GetCode() != pb.ErrorCode_BAD_REQUEST {
+			t.Fatalf("got %v", env)
+		}
+		protocol.WriteFrame(nc, &pb.Envelope{Seq: 2, Msg: &pb.Envelope_Ping{Ping: &pb.Ping{}}})
+		if env := readEnv(t, nc); env.GetPong() == nil || env.Seq != 2 {
+			t.Fatalf("no pong after a bad frame: %v", env)
 		}
 	})
 }

@@ -25,11 +25,18 @@ type metrics struct {
 	evictions         prometheus.Counter
 	heartbeatFailures prometheus.Counter
 	cutOff            prometheus.Counter
+	preAuthClosed     *prometheus.CounterVec // by preAuthTimeout / preAuthMalformed
 	settleMetrics
 }
 
 // newMetrics registers on a registry of this shard's own, so several shards
 // can run in one process (gamehall local), each on its internal port.
+// Reasons of gamehall_preauth_closed_total.
+const (
+	preAuthTimeout   = "hello_timeout"
+	preAuthMalformed = "malformed"
+)
+
 func newMetrics(s *Server) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
@@ -48,11 +55,13 @@ func newMetrics(s *Server) *metrics {
 		evictions:         prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_evictions_total", Help: "Sessions disconnected because presence says a newer login or a logout ended them."}),
 		heartbeatFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_presence_heartbeat_failures_total", Help: "Presence heartbeats that failed (presence unreachable); players stay."}),
 		cutOff:            prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_players_cut_off_total", Help: "Players in rooms when the shard closed (drain deadline passed, or stopped at once)."}),
+		preAuthClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gamehall_preauth_closed_total",
+			Help: "Sockets closed before a Hello: no Hello within the hello timeout of accept, or a malformed frame first."}, []string{"reason"}),
 	}
 	m.settleMetrics = newSettleMetrics()
 	reg.MustRegister(m.settleMetrics.collectors()...)
 	reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.writes, m.errors, m.delivery, m.slowClients,
-		m.gamesStarted, m.autoMoves, m.escapes, m.reconnects, m.evictions, m.heartbeatFailures, m.cutOff,
+		m.gamesStarted, m.autoMoves, m.escapes, m.reconnects, m.evictions, m.heartbeatFailures, m.cutOff, m.preAuthClosed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gamehall_players", Help: "Players in rooms (including seats held for reconnect)."},
 			func() float64 { return float64(s.inRooms.Load()) }),

@@ -45,7 +45,8 @@ func TestWebSocketJSON(t *testing.T) {
 	}
 }
 
-// Malformed JSON gets BAD_REQUEST saying why, and the connection stays open.
+// Malformed JSON after Hello gets BAD_REQUEST saying why, and the
+// connection stays open.
 func TestWebSocketJSONMalformed(t *testing.T) {
 	e := startShard(t, gameserver.Config{Rooms: 1, RoomCapacity: 10, TablesPerRoom: 1}, nil, nil)
 	ctx := ctx20(t)
@@ -71,6 +72,11 @@ func TestWebSocketJSONMalformed(t *testing.T) {
 		}
 		return string(b)
 	}
+	tok, _ := e.ticketFor("after")
+	got := roundTrip(websocket.MessageText, `{"seq":7,"hello":{"ticket":"`+tok+`","clientVersion":"gamehall/1 web"}}`)
+	if !strings.Contains(got, `"welcome"`) || !strings.Contains(got, `"seq":7`) {
+		t.Fatalf("hello: %s", got)
+	}
 	for _, tt := range []struct {
 		typ  websocket.MessageType
 		msg  string
@@ -86,10 +92,8 @@ func TestWebSocketJSONMalformed(t *testing.T) {
 			t.Errorf("%q: answer %s, want %q", tt.msg, got, tt.want)
 		}
 	}
-	// Still open: a valid Hello is welcomed.
-	tok, _ := e.ticketFor("after")
-	got := roundTrip(websocket.MessageText, `{"seq":7,"hello":{"ticket":"`+tok+`","clientVersion":"gamehall/1 web"}}`)
-	if !strings.Contains(got, `"welcome"`) || !strings.Contains(got, `"seq":7`) {
-		t.Fatalf("hello after bad messages: %s", got)
+	// Still open: a ping is answered.
+	if got := roundTrip(websocket.MessageText, `{"seq":8,"ping":{}}`); !strings.Contains(got, `"pong"`) {
+		t.Fatalf("ping after bad messages: %s", got)
 	}
 }

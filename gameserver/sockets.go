@@ -48,7 +48,14 @@ func (s *Server) serveSocket(nc net.Conn) {
 		delete(s.raw, nc)
 		s.mu.Unlock()
 	}()
-	_ = nc.SetReadDeadline(time.Now().Add(s.cfg.HelloTimeout))
+	// The pre-auth bound: a socket that has not said Hello HelloTimeout after
+	// accept is closed, whatever it sent meanwhile (slow HTTP headers, junk).
+	pre := time.AfterFunc(s.cfg.HelloTimeout, func() {
+		s.metrics.preAuthClosed.WithLabelValues(preAuthTimeout).Inc()
+		nc.Close()
+	})
+	helloBy := time.Now().Add(s.cfg.HelloTimeout)
+	_ = nc.SetReadDeadline(helloBy)
 	var hdr [protocol.HeaderSize]byte
 	n, err := readFull(nc, hdr[:])
 	// Past the first bytes the socket is a connection of a protocol, which
@@ -57,11 +64,13 @@ func (s *Server) serveSocket(nc net.Conn) {
 	delete(s.raw, nc)
 	s.mu.Unlock()
 	if err != nil {
+		pre.Stop()
 		nc.Close()
 		return
 	}
+	auth := preAuth{timer: pre, by: helloBy}
 	if string(hdr[:n]) == "GET " {
-		pc := &prefixConn{Conn: nc, prefix: append([]byte(nil), hdr[:n]...), closed: make(chan struct{})}
+		pc := &prefixConn{Conn: nc, prefix: append([]byte(nil), hdr[:n]...), closed: make(chan struct{}), auth: auth}
 		select {
 		case s.wsConns <- pc:
 			<-pc.closed // keeps the WebSocket's life inside s.wg
@@ -70,10 +79,12 @@ func (s *Server) serveSocket(nc net.Conn) {
 		case <-time.After(s.cfg.HelloTimeout):
 			nc.Close()
 		}
+		pre.Stop()
 		return
 	}
 	tr := &tcpTransport{c: &prefixConn{Conn: nc, prefix: append([]byte(nil), hdr[:n]...)}}
-	s.runConn(newConn(s, tr))
+	s.runConn(newConn(s, tr, auth))
+	pre.Stop()
 }
 
 // runConn runs a connection's reader on this goroutine and its writer on
@@ -118,12 +129,24 @@ func readFull(c net.Conn, b []byte) (int, error) {
 	return n, nil
 }
 
+// preAuth is a connection's bound for saying Hello: the timer closes the
+// socket at by unless Hello stopped it first.
+type preAuth struct {
+	timer *time.Timer // nil: no bound (never for sockets from acceptLoop)
+	by    time.Time
+}
+
+// authenticated stops the bound; false if it already fired (the socket is
+// closing).
+func (a preAuth) authenticated() bool { return a.timer == nil || a.timer.Stop() }
+
 // prefixConn replays bytes already read from the socket.
 type prefixConn struct {
 	net.Conn
 	prefix []byte
 	closed chan struct{} // nil, or closed by Close
 	once   sync.Once
+	auth   preAuth // WebSockets: carried to the upgrade handler
 }
 
 func (c *prefixConn) Close() error {

@@ -63,15 +63,25 @@ func (s *Server) serveWebSockets() {
 		wc.SetReadLimit(limit)
 		ctx, cancel := context.WithCancel(context.Background())
 		tr := &wsTransport{c: wc, ctx: ctx, cancel: cancel, remoteAddr: r.RemoteAddr, json: json}
-		s.runConn(newConn(s, tr))
+		auth, _ := r.Context().Value(preAuthKey{}).(preAuth)
+		s.runConn(newConn(s, tr, auth))
 	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.HelloTimeout, IdleTimeout: s.cfg.HelloTimeout}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.HelloTimeout, IdleTimeout: s.cfg.HelloTimeout,
+		// The socket's Hello bound (set at accept) reaches the handler.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if pc, ok := c.(*prefixConn); ok {
+				return context.WithValue(ctx, preAuthKey{}, pc.auth)
+			}
+			return ctx
+		}}
 	go func() {
 		<-s.stopped
 		hs.Close()
 	}()
 	_ = hs.Serve(l)
 }
+
+type preAuthKey struct{}
 
 type wsTransport struct {
 	c          *websocket.Conn
