@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -11,6 +12,11 @@ import (
 	agonesv1 "github.com/gamehall/gamehall/api/agones/v1"
 )
 
+// errAgonesMissing says how to install the Agones GameServer CRD.
+var errAgonesMissing = errors.New("the Agones GameServer CRD (gameservers.agones.dev, version v1) is not installed in this cluster: " +
+	"install Agones (https://agones.dev/site/docs/installation/), or for a test control plane " +
+	"`kubectl apply -f config/agones/gameserver-crd.yaml`, then start the operator again")
+
 // CheckAgonesCRD fails with instructions when the API server does not serve
 // agones.dev/v1 GameServers: without it the RoomShard controller cannot
 // start its watch, and the manager would only log "no matches for kind".
@@ -18,9 +24,7 @@ func CheckAgonesCRD(mapper meta.RESTMapper) error {
 	gk := schema.GroupKind{Group: agonesv1.GroupVersion.Group, Kind: "GameServer"}
 	if _, err := mapper.RESTMapping(gk, agonesv1.GroupVersion.Version); err != nil {
 		if meta.IsNoMatchError(err) {
-			return fmt.Errorf("the Agones GameServer CRD (gameservers.agones.dev, version v1) is not installed in this cluster: " +
-				"install Agones (https://agones.dev/site/docs/installation/), or for a test control plane " +
-				"`kubectl apply -f config/agones/gameserver-crd.yaml`, then start the operator again")
+			return errAgonesMissing
 		}
 		return fmt.Errorf("looking up the Agones GameServer kind: %w", err)
 	}

@@ -37,6 +37,7 @@ func runOperator(args []string) int {
 	hallImage := fs.String("hall-image", image, "image of halls whose spec names none (env GAMEHALL_IMAGE)")
 	backoffBase := fs.Duration("replace-backoff", def.ReplaceBackoffBase, "wait before replacing a failed GameServer the first time; doubles per restart")
 	backoffMax := fs.Duration("replace-backoff-max", def.ReplaceBackoffMax, "longest wait before replacing a failed GameServer")
+	crdWait := fs.Duration("crd-wait", 2*time.Minute, "how long to wait at start for the API server to serve the gamehall CRDs and Agones' GameServer (make deploy applies them with the operator)")
 	config.RegisterFlags(fs) // --kubeconfig
 	verbose := fs.Bool("v", false, "log debug messages (each scaling step)")
 	if err := fs.Parse(args); err != nil {
@@ -84,6 +85,12 @@ func runOperator(args []string) int {
 		return 1
 	}
 	ctx := ctrl.SetupSignalHandler()
+	// Before any watch or index: the manager's REST mapper would fail them
+	// with "no matches for kind" while the CRDs are being established.
+	if err := controllers.WaitForCRDs(ctx, restCfg, controllers.RequiredResources, controllers.CRDWaitOptions{Timeout: *crdWait}, log); err != nil {
+		fmt.Fprintf(os.Stderr, "gamehall operator: %v\n", err)
+		return 1
+	}
 	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := controllers.Setup(setupCtx, mgr, cfg); err != nil {

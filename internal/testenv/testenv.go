@@ -91,7 +91,23 @@ func Assets(root string) (string, error) {
 
 // Start starts a control plane with the CRDs installed. Call it from TestMain;
 // Stop it when the tests are done.
-func Start() (*Env, error) {
+func Start() (*Env, error) { return StartWith(Options{}) }
+
+// Options change what Start sets up.
+type Options struct {
+	// NoCRDs starts a control plane without any CRD: a test installs them
+	// itself (InstallCRDs) to see what happens before they are served.
+	NoCRDs bool
+}
+
+// CRD directories under the repository root.
+var (
+	GamehallCRDs = filepath.Join("config", "crd", "bases")
+	AgonesCRDs   = filepath.Join("config", "agones")
+)
+
+// StartWith starts a control plane as opts say.
+func StartWith(opts Options) (*Env, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -100,12 +116,13 @@ func Start() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	var crds []string
+	if !opts.NoCRDs {
+		crds = []string{filepath.Join(root, GamehallCRDs), filepath.Join(root, AgonesCRDs)}
+	}
 	e := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths: []string{
-			filepath.Join(root, "config", "crd", "bases"),
-			filepath.Join(root, "config", "agones"),
-		},
+		CRDDirectoryPaths:     crds,
 		ErrorIfCRDPathMissing: true,
 		// Two cores shared with other suites: give the API server time.
 		ControlPlaneStartTimeout: 2 * time.Minute,
@@ -124,6 +141,15 @@ func Start() (*Env, error) {
 		return nil, err
 	}
 	return &Env{Config: cfg, Client: c, Scheme: s, Root: root, env: e, kubectl: filepath.Join(assets, "kubectl")}, nil
+}
+
+// InstallCRDs installs the CRDs in dir (relative to the repository root,
+// e.g. GamehallCRDs) and waits until the API server serves them.
+func (e *Env) InstallCRDs(dir string) error {
+	_, err := envtest.InstallCRDs(e.Config, envtest.CRDInstallOptions{
+		Paths: []string{filepath.Join(e.Root, dir)}, ErrorIfPathMissing: true,
+	})
+	return err
 }
 
 // Stop stops the control plane.
