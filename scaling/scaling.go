@@ -15,7 +15,11 @@
 //     the drain, emptied and shut itself down (the Agones way), or it failed —
 //     or once its drain timeout (if set) expired. A player count never deletes
 //     a running shard: it may be seconds old, and a player who entered before
-//     the shard saw the drain would be cut.
+//     the shard saw the drain would be cut;
+//   - an upgrade (shards on an out-of-date template) adds new shards first,
+//     at most maxSurge above desired, and drains an outdated one only when the
+//     ready shards left still make the desired count: capacity never drops, and
+//     nobody is cut (the drained shard goes when its last player left).
 package scaling
 
 import (
@@ -37,7 +41,14 @@ type Shard struct {
 	// stops running on its own once it is empty.
 	Running      bool
 	DrainStarted time.Time // when Draining was set; zero if unknown
+	// Outdated: the shard's game server runs a template the Region no longer
+	// asks for (a new image, say). It is replaced: a new shard first, then it
+	// drains. Not set for a shard whose template is unknown.
+	Outdated bool
 }
+
+// MaxShardIndex is the highest index a shard may have (RoomShard's schema).
+const MaxShardIndex = 999
 
 // Policy is a Region's scaling spec.
 type Policy struct {
@@ -47,6 +58,10 @@ type Policy struct {
 	TargetOccupancyPercent int32 // 1..100
 	ScaleDownDelay         time.Duration
 	DrainTimeout           time.Duration // 0: wait for the shard to empty, however long
+	// MaxSurge is how many shards above desired an upgrade may run while it
+	// replaces outdated ones; 0 means 1 (an upgrade without a surge could
+	// only go on by cutting capacity, which this policy never does).
+	MaxSurge int32
 }
 
 // Validate tells what is wrong with a policy, so a bad Region surfaces as a
@@ -70,6 +85,9 @@ func (p Policy) Validate() error {
 	}
 	if p.DrainTimeout < 0 {
 		errs = append(errs, fmt.Errorf("drainTimeout %s is negative", p.DrainTimeout))
+	}
+	if p.MaxSurge < 0 {
+		errs = append(errs, fmt.Errorf("maxSurge %d is negative", p.MaxSurge))
 	}
 	return errors.Join(errs...)
 }
@@ -123,6 +141,7 @@ type Decision struct {
 
 	Desired  int32 // serving shards wanted, after clamping
 	Serving  int32 // non-draining shards now
+	Outdated int32 // shards (draining ones included) on an out-of-date template
 	Players  int64 // on all shards, draining included
 	Capacity int64 // of the serving shards only
 	// Limited: at max shards with occupancy above target, so players may find
@@ -182,6 +201,9 @@ func Decide(in Input) (Decision, error) {
 		}
 		seen[s.Index] = true
 		d.Players += s.Players
+		if s.Outdated {
+			d.Outdated++
+		}
 		if !s.Draining {
 			d.Serving++
 			d.Capacity += capacity(p, s)
@@ -202,8 +224,11 @@ func Decide(in Input) (Decision, error) {
 
 	// 1. Load is back while a shard drains: un-drain the fullest running one
 	//    (its players stay, the pod is warm) rather than start a new one.
+	//    An outdated one only when no shard can be created: it is on its way
+	//    out.
 	if deficit > 0 {
-		if s, ok := pick(in.Shards, func(s Shard) bool { return s.Draining && s.Running }, fullestLowest); ok {
+		undrainable := func(s Shard) bool { return s.Draining && s.Running && (!s.Outdated || in.CreateBlocked != "") }
+		if s, ok := pick(in.Shards, undrainable, fullestLowest); ok {
 			d.Action, d.Index = Undrain, s.Index
 			d.Reason = fmt.Sprintf("%d players need %d shards, %d serve: un-drain shard %d (%d players) before creating any", d.Players, d.Desired, d.Serving, s.Index, s.Players)
 			return d, nil
@@ -232,24 +257,19 @@ func Decide(in Input) (Decision, error) {
 		}
 	}
 
-	// 4. Scale up with the lowest free index. Steps 1–2 left no draining shard
-	//    that runs or is empty, so the total stays within max.
+	// 4. Scale up with the lowest free index. Serving shards stay within
+	//    max; draining ones (outdated, or still holding players) come on top.
 	if deficit > 0 {
-		idx := int32(0)
-		for seen[idx] {
-			idx++
-		}
 		d.Reason = fmt.Sprintf("%d players need %d shards at %d%% target, %d serve", d.Players, d.Desired, p.TargetOccupancyPercent, d.Serving)
-		if in.CreateBlocked != "" {
-			d.Reason += ", but no shard can be created: " + in.CreateBlocked
-			return d, nil
-		}
-		d.Action, d.Index = Create, idx
-		d.Reason += fmt.Sprintf(": create shard %d", idx)
+		return create(d, in, seen)
+	}
+
+	// 5. Upgrade: replace outdated serving shards, new ones first.
+	if d, ok := rollout(d, in, seen); ok {
 		return d, nil
 	}
 
-	// 5. Scale down after the delay: drain the emptiest serving shard.
+	// 6. Scale down after the delay: drain the emptiest serving shard.
 	if deficit < 0 {
 		waited := in.Now.Sub(d.BelowSince)
 		if waited < p.ScaleDownDelay {
@@ -271,6 +291,75 @@ func Decide(in Input) (Decision, error) {
 		d.Reason = fmt.Sprintf("%d shards serve %d players as desired", d.Serving, d.Players)
 	}
 	return d, nil
+}
+
+// create makes shard d's action a Create of the lowest free index, unless
+// creating is blocked or no index is free; d.Reason says why so far.
+func create(d Decision, in Input, seen map[int32]bool) (Decision, error) {
+	idx := int32(0)
+	for seen[idx] {
+		idx++
+	}
+	switch {
+	case in.CreateBlocked != "":
+		d.Reason += ", but no shard can be created: " + in.CreateBlocked
+	case idx > MaxShardIndex:
+		d.Reason += fmt.Sprintf(", but every shard index up to %d is taken", MaxShardIndex)
+	default:
+		d.Action, d.Index = Create, idx
+		d.Reason += fmt.Sprintf(": create shard %d", idx)
+	}
+	return d, nil
+}
+
+// rollout is the upgrade step, taken when no scaling step was: drain an
+// outdated serving shard if the ready serving shards left still make the
+// desired count, else add a shard (on the current template) if the surge
+// allows and fewer than desired are new, else wait for the new shards to
+// be ready. ok is false when no
+// serving shard is outdated.
+func rollout(d Decision, in Input, seen map[int32]bool) (_ Decision, ok bool) {
+	var outdated, ready int32
+	for _, s := range in.Shards {
+		if s.Draining {
+			continue
+		}
+		if s.Outdated {
+			outdated++
+		}
+		if s.Ready {
+			ready++
+		}
+	}
+	updated := d.Serving - outdated // new shards, ready or starting
+	if outdated == 0 {
+		return d, false
+	}
+	surge := max(in.Policy.MaxSurge, 1)
+	// A shard that is not ready has nobody on it: drain those first, then
+	// the emptiest.
+	old, _ := pick(in.Shards, func(s Shard) bool { return !s.Draining && s.Outdated }, func(a, b Shard) bool {
+		if a.Ready != b.Ready {
+			return !a.Ready
+		}
+		return emptiestHighest(a, b)
+	})
+	left := ready
+	if old.Ready {
+		left--
+	}
+	progress := fmt.Sprintf("upgrade: %d of %d serving shards on an out-of-date template", outdated, d.Serving)
+	switch {
+	case left >= d.Desired:
+		d.Action, d.Index = Drain, old.Index
+		d.Reason = fmt.Sprintf("%s; %d ready shards stay for %d desired: drain outdated shard %d (%d players)", progress, left, d.Desired, old.Index, old.Players)
+	case d.Serving < d.Desired+surge && updated < d.Desired:
+		d.Reason = fmt.Sprintf("%s; %d serve for %d desired, maxSurge %d", progress, d.Serving, d.Desired, surge)
+		d, _ = create(d, in, seen)
+	default:
+		d.Reason = fmt.Sprintf("%s; %d serve for %d desired (maxSurge %d): waiting for the new shards to be ready before draining one", progress, d.Serving, d.Desired, surge)
+	}
+	return d, true
 }
 
 func capacity(p Policy, s Shard) int64 {
