@@ -27,8 +27,8 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the operator's RBAC from the API types and +kubebuilder markers.
-	$(CONTROLLER_GEN) rbac:roleName=gamehall-operator crd paths="./api/v1alpha1/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs, the operator's RBAC and the halls' ClusterRole from the API types and +kubebuilder markers.
+	$(CONTROLLER_GEN) rbac:roleName=gamehall-operator crd paths="./api/v1alpha1/..." paths="./controllers/..." paths="./hall/kubesource/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) protocol ## Generate deepcopy code and the protocol's Go code (hack/make/protocol.mk).

@@ -9,6 +9,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 
@@ -163,20 +164,34 @@ func event(r events.EventRecorder, obj runtime.Object, warning bool, reason, act
 
 // Event reasons: constant CamelCase, so alerts and scripts can match them.
 const (
-	EventShardCreated          = "ShardCreated"
-	EventShardDraining         = "ShardDraining"
-	EventShardUndrained        = "ShardUndrained"
-	EventShardDeleted          = "ShardDeleted"
-	EventDrainTimeoutExpired   = "DrainTimeoutExpired"
-	EventInvalidScaling        = "InvalidScalingPolicy"
-	EventGameServerCreated     = "GameServerCreated"
-	EventGameServerFailed      = "GameServerFailed"
-	EventGameServerReplaced    = "GameServerReplaced"
-	EventGameServerDrained     = "GameServerDrained"
-	EventInvalidPodTemplate    = "InvalidPodTemplate"
-	EventHallChildrenUpdated   = "ChildrenUpdated"
-	EventHallSigningKeyMissing = "SigningKeyMissing"
+	EventShardCreated        = "ShardCreated"
+	EventShardDraining       = "ShardDraining"
+	EventShardUndrained      = "ShardUndrained"
+	EventShardDeleted        = "ShardDeleted"
+	EventDrainTimeoutExpired = "DrainTimeoutExpired"
+	EventInvalidScaling      = "InvalidScalingPolicy"
+	EventGameServerCreated   = "GameServerCreated"
+	EventGameServerFailed    = "GameServerFailed"
+	EventGameServerReplaced  = "GameServerReplaced"
+	EventGameServerDrained   = "GameServerDrained"
+	EventInvalidPodTemplate  = "InvalidPodTemplate"
+	EventHallChildrenUpdated = "ChildrenUpdated"
+	// EventObjectNotOwned: a child's name is taken by an object the
+	// owner does not control; the operator leaves it alone.
+	EventObjectNotOwned = "ObjectNotOwned"
 )
+
+// NotOwnedError says that an object the operator would write exists and is
+// not controlled by the object it would write it for: the operator never
+// adopts it (docs/security.md).
+type NotOwnedError struct {
+	Kind, Namespace, Name string
+	Owner                 string // e.g. "Hall main"
+}
+
+func (e *NotOwnedError) Error() string {
+	return fmt.Sprintf("%s %s/%s exists and is not controlled by %s: not adopted; delete or rename it and the operator creates its own", e.Kind, e.Namespace, e.Name, e.Owner)
+}
 
 // Metrics, all gamehall_ prefixed, labelled by low-cardinality values only
 // (region names are few; shard names are not used as labels).

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -43,23 +44,30 @@ const (
 // writes a child only when what it wants changed, not on server defaults.
 const annotationSpecHash = "gamehall.dev/spec-hash"
 
-// HallReconciler runs a Hall as a Deployment, Service, ServiceAccount, Role and RoleBinding.
+// HallReconciler runs a Hall as a Deployment, Service, ServiceAccount and a
+// RoleBinding of ClusterRole HallClusterRole. It reads no Secret: the pods
+// mount the ones the spec names (docs/security.md).
 type HallReconciler struct {
 	client.Client
-	// APIReader reads the signing-key Secret without caching every Secret.
-	APIReader client.Reader
-	Recorder  events.EventRecorder
-	Config    Config
+	Recorder events.EventRecorder
+	Config   Config
 }
 
+// HallClusterRole is what hall pods may do (read Regions and RoomShards),
+// shipped in config/rbac from the marker in hall/kubesource. The operator
+// binds it in a Hall's namespace and holds `bind` on it and nothing else of
+// RBAC: it never creates Roles, so it cannot grant what it holds itself.
+const HallClusterRole = "gamehall-hall"
+
 // +kubebuilder:rbac:groups=gamehall.dev,resources=halls,verbs=get;list;watch
-// +kubebuilder:rbac:groups=gamehall.dev,resources=halls/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gamehall.dev,resources=halls/status,verbs=patch
+// +kubebuilder:rbac:groups=gamehall.dev,resources=halls/finalizers,verbs=update
 // +kubebuilder:rbac:groups=gamehall.dev,resources=regions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups="",resources=services;serviceaccounts,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=gamehall-hall
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile makes the Hall's children match its spec and reports their state.
@@ -81,8 +89,10 @@ func (r *HallReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	return res, err
 }
 
+const hallChildSuffix = "-hall"
+
 // HallChildName names all of a Hall's children.
-func HallChildName(hall string) string { return hall + "-hall" }
+func HallChildName(hall string) string { return hall + hallChildSuffix }
 
 func hallLabels(h *gamehallv1.Hall) map[string]string {
 	return map[string]string{
@@ -110,25 +120,20 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 		return ctrl.Result{}, fmt.Errorf("list Regions: %w", err)
 	}
 
-	// The signing key must exist before hall pods can start.
-	var secret corev1.Secret
-	keyErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: hall.Namespace, Name: hall.Spec.Login.SigningKeySecretName}, &secret)
-	if keyErr != nil && !apierrors.IsNotFound(keyErr) {
-		return ctrl.Result{}, fmt.Errorf("read signing-key Secret: %w", keyErr)
-	}
-
 	children := []client.Object{
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: hall.Namespace}},
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: hall.Namespace},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{gamehallv1.GroupVersion.Group}, Resources: []string{"regions", "roomshards"}, Verbs: []string{"get", "list", "watch"}}}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: hall.Namespace},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: HallClusterRole},
 			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: hall.Namespace}}},
 		r.service(hall, name),
 	}
 	var svc *corev1.Service
 	for _, want := range children {
 		got, err := r.apply(ctx, hall, want)
+		if e, ok := errors.AsType[*NotOwnedError](err); ok {
+			r.refuseAdoption(hall, e)
+			return ctrl.Result{}, nil // its deletion brings us back (SetupWithManager)
+		}
 		if err != nil {
 			return ctrl.Result{}, err
 		}
@@ -140,6 +145,10 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 	// decides (a load balancer's comes later, and changes the pods then).
 	address, addressed := HallAddress(hall, svc)
 	got, err := r.apply(ctx, hall, r.deployment(hall, name, sel, address, regions.Items))
+	if e, ok := errors.AsType[*NotOwnedError](err); ok {
+		r.refuseAdoption(hall, e)
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -162,24 +171,28 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 		}
 	}
 	switch {
-	case apierrors.IsNotFound(keyErr):
-		prev := meta.FindStatusCondition(st.Conditions, gamehallv1.ConditionReady)
-		if prev == nil || prev.Reason != gamehallv1.ReasonSigningKeyMissing {
-			event(r.Recorder, hall, true, EventHallSigningKeyMissing, "Reconcile", "Secret %q with the ticket signing keys does not exist: hall pods cannot start", hall.Spec.Login.SigningKeySecretName)
-		}
-		setHallReady(hall, metav1.ConditionFalse, gamehallv1.ReasonSigningKeyMissing, fmt.Sprintf("Secret %q (login.signingKeySecretName) does not exist; create it, e.g. kubectl create secret generic %s --from-literal=k1=$(head -c 32 /dev/urandom | base64)", hall.Spec.Login.SigningKeySecretName, hall.Spec.Login.SigningKeySecretName))
 	case available && deploy.Status.ReadyReplicas >= hall.Spec.Replicas:
 		setHallReady(hall, metav1.ConditionTrue, gamehallv1.ReasonDeploymentAvailable, fmt.Sprintf("%d of %d hall replicas ready", deploy.Status.ReadyReplicas, hall.Spec.Replicas))
 	case available:
 		setHallReady(hall, metav1.ConditionFalse, gamehallv1.ReasonDeploymentProgressing, fmt.Sprintf("%d of %d hall replicas ready", deploy.Status.ReadyReplicas, hall.Spec.Replicas))
 	default:
-		setHallReady(hall, metav1.ConditionFalse, gamehallv1.ReasonDeploymentUnavailable, fmt.Sprintf("Deployment %s is not available: %d of %d replicas ready", deploy.Name, deploy.Status.ReadyReplicas, hall.Spec.Replicas))
-	}
-	if apierrors.IsNotFound(keyErr) {
-		// Secrets are not watched (that would cache every Secret): look again.
-		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+		// The operator cannot see Secrets (it reads none): a missing one
+		// shows in the pods' events (FailedMount), which the message points at.
+		setHallReady(hall, metav1.ConditionFalse, gamehallv1.ReasonDeploymentUnavailable, fmt.Sprintf(
+			"Deployment %s is not available: %d of %d replicas ready (its pods need Secret %q, login.signingKeySecretName: kubectl describe pods -l %s=%s)",
+			deploy.Name, deploy.Status.ReadyReplicas, hall.Spec.Replicas, hall.Spec.Login.SigningKeySecretName, gamehallv1.LabelHall, hall.Name))
 	}
 	return ctrl.Result{}, nil
+}
+
+// refuseAdoption reports a child name taken by an object the Hall does not
+// control; a Warning event the first time, the condition until it is gone.
+func (r *HallReconciler) refuseAdoption(hall *gamehallv1.Hall, e *NotOwnedError) {
+	prev := meta.FindStatusCondition(hall.Status.Conditions, gamehallv1.ConditionReady)
+	if prev == nil || prev.Reason != gamehallv1.ReasonObjectNotOwned || prev.Message != e.Error() {
+		event(r.Recorder, hall, true, EventObjectNotOwned, "Reconcile", "%s", e.Error())
+	}
+	setHallReady(hall, metav1.ConditionFalse, gamehallv1.ReasonObjectNotOwned, e.Error())
 }
 
 func setHallReady(h *gamehallv1.Hall, status metav1.ConditionStatus, reason, msg string) {
@@ -189,9 +202,13 @@ func setHallReady(h *gamehallv1.Hall, status metav1.ConditionStatus, reason, msg
 }
 
 // apply creates want, or updates the existing child when the hash of what the
-// operator wants changed (or it lost its owner). It returns the child as stored.
+// operator wants changed. It returns the child as stored, or a *NotOwnedError
+// when an object of that name exists that the Hall does not control: it is
+// never taken over (whoever made it may rely on it; the Hall's spec must not
+// be a way to rewrite objects its author could not).
 func (r *HallReconciler) apply(ctx context.Context, hall *gamehallv1.Hall, want client.Object) (client.Object, error) {
-	kind := fmt.Sprintf("%T", want)
+	kind := fmt.Sprintf("%T", want)[1:]
+	kind = kind[strings.IndexByte(kind, '.')+1:]
 	want.SetLabels(hallLabels(hall))
 	if err := controllerutil.SetControllerReference(hall, want, r.Scheme()); err != nil {
 		return nil, err
@@ -209,13 +226,28 @@ func (r *HallReconciler) apply(ctx context.Context, hall *gamehallv1.Hall, want 
 		if err := r.Create(ctx, want, FieldOwner); err != nil {
 			return nil, fmt.Errorf("create %s %s: %w", kind, want.GetName(), err)
 		}
-		event(r.Recorder, hall, false, EventHallChildrenUpdated, "Create", "created %s %s", kind[1:], want.GetName())
+		event(r.Recorder, hall, false, EventHallChildrenUpdated, "Create", "created %s %s", kind, want.GetName())
 		return want, nil
 	case err != nil:
 		return nil, err
 	}
-	if got.GetAnnotations()[annotationSpecHash] == hash && metav1.IsControlledBy(got, hall) {
+	if !metav1.IsControlledBy(got, hall) {
+		return nil, &NotOwnedError{Kind: kind, Namespace: got.GetNamespace(), Name: got.GetName(), Owner: "Hall " + hall.Name}
+	}
+	if got.GetAnnotations()[annotationSpecHash] == hash {
 		return got, nil
+	}
+	if rb, ok := got.(*rbacv1.RoleBinding); ok && rb.RoleRef != want.(*rbacv1.RoleBinding).RoleRef {
+		// roleRef is immutable: an older operator bound a Role of its own.
+		uid := got.GetUID()
+		if err := r.Delete(ctx, got, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+			return nil, fmt.Errorf("replace RoleBinding %s: %w", got.GetName(), err)
+		}
+		if err := r.Create(ctx, want, FieldOwner); err != nil {
+			return nil, fmt.Errorf("create %s %s: %w", kind, want.GetName(), err)
+		}
+		event(r.Recorder, hall, false, EventHallChildrenUpdated, "Create", "replaced RoleBinding %s (now of ClusterRole %s)", want.GetName(), HallClusterRole)
+		return want, nil
 	}
 	// Carry over what the API server owns, replace what the operator owns.
 	want.SetResourceVersion(got.GetResourceVersion())
@@ -230,7 +262,7 @@ func (r *HallReconciler) apply(ctx context.Context, hall *gamehallv1.Hall, want 
 	if err := r.Update(ctx, want, FieldOwner); err != nil {
 		return nil, fmt.Errorf("update %s %s: %w", kind, want.GetName(), err)
 	}
-	event(r.Recorder, hall, false, EventHallChildrenUpdated, "Update", "updated %s %s", kind[1:], want.GetName())
+	event(r.Recorder, hall, false, EventHallChildrenUpdated, "Update", "updated %s %s", kind, want.GetName())
 	return want, nil
 }
 
@@ -365,18 +397,29 @@ func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labe
 }
 
 // SetupWithManager watches Halls, their children, and Regions (whose totals
-// the Hall status sums).
+// the Hall status sums). Children are mapped to their Hall by name, not by
+// owner: the deletion of an object that held a child's name (refused, see
+// apply) must bring the Hall back to create its own.
 func (r *HallReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	byName := handler.EnqueueRequestsFromMapFunc(hallOfChild)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&gamehallv1.Hall{}).
-		Owns(&appsv1.Deployment{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&rbacv1.Role{}).
-		Owns(&rbacv1.RoleBinding{}).
+		Watches(&appsv1.Deployment{}, byName).
+		Watches(&corev1.Service{}, byName).
+		Watches(&corev1.ServiceAccount{}, byName).
+		Watches(&rbacv1.RoleBinding{}, byName).
 		Watches(&gamehallv1.Region{}, handler.EnqueueRequestsFromMapFunc(r.hallsOfNamespace)).
 		Named("hall").
 		Complete(r)
+}
+
+// hallOfChild is the Hall whose children would bear o's name (HallChildName).
+func hallOfChild(_ context.Context, o client.Object) []reconcile.Request {
+	hall, ok := strings.CutSuffix(o.GetName(), hallChildSuffix)
+	if !ok || hall == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: hall}}}
 }
 
 func (r *HallReconciler) hallsOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,27 +32,26 @@ func hall(ns string) *gamehallv1.Hall {
 }
 
 // The Hall's children are created and owned, its status follows the
-// Deployment, the listed Regions and the Service; a missing signing key is
-// reported as a condition and a Warning event.
+// Deployment, the listed Regions and the Service. The operator reads no
+// Secret: until the pods run, the condition names the one they mount.
 func TestHallChildrenAndStatus(t *testing.T) {
 	ctx, ns, g := setupWithoutHall(t)
 	agones(ctx, t, ns)
 	h := hall(ns)
 	g.Expect(env.Client.Create(ctx, h)).To(Succeed())
 
-	// No Secret yet.
+	// The pods have not started (no Secret "keys" either).
 	g.Eventually(func(g Gomega) {
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
 		c := condition(h.Status.Conditions, gamehallv1.ConditionReady)
 		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonSigningKeyMissing))
+		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonDeploymentUnavailable))
 		g.Expect(c.Message).To(ContainSubstring(`Secret "keys"`))
 	}).Should(Succeed())
-	g.Eventually(func() []string { return eventNotes(ctx, g, ns, "main", EventHallSigningKeyMissing) }).Should(HaveLen(1))
 
 	name := HallChildName("main")
 	key := types.NamespacedName{Namespace: ns, Name: name}
-	children := []client.Object{&corev1.ServiceAccount{}, &rbacv1.Role{}, &rbacv1.RoleBinding{}, &corev1.Service{}, &appsv1.Deployment{}}
+	children := []client.Object{&corev1.ServiceAccount{}, &rbacv1.RoleBinding{}, &corev1.Service{}, &appsv1.Deployment{}}
 	for _, o := range children {
 		g.Eventually(func(g Gomega) {
 			g.Expect(env.Client.Get(ctx, key, o)).To(Succeed())
@@ -74,9 +74,12 @@ func TestHallChildrenAndStatus(t *testing.T) {
 	g.Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
 	g.Expect(pod.Volumes[0].Secret.SecretName).To(Equal("keys"))
 	g.Expect(c.VolumeMounts[0].MountPath).To(Equal(HallSigningKeysDir))
-	var role rbacv1.Role
-	g.Expect(env.Client.Get(ctx, key, &role)).To(Succeed())
-	g.Expect(role.Rules).To(ConsistOf(rbacv1.PolicyRule{APIGroups: []string{"gamehall.dev"}, Resources: []string{"regions", "roomshards"}, Verbs: []string{"get", "list", "watch"}}))
+	// The pods' rights: the shipped ClusterRole, bound in this namespace; no Role of their own.
+	var rb rbacv1.RoleBinding
+	g.Expect(env.Client.Get(ctx, key, &rb)).To(Succeed())
+	g.Expect(rb.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: HallClusterRole}))
+	g.Expect(rb.Subjects).To(Equal([]rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}}))
+	g.Expect(apierrors.IsNotFound(env.Client.Get(ctx, key, &rbacv1.Role{}))).To(BeTrue(), "no Role is created")
 	var svc corev1.Service
 	g.Expect(env.Client.Get(ctx, key, &svc)).To(Succeed())
 	g.Expect(svc.Spec.Ports[0].Port).To(Equal(int32(9000)))
@@ -97,8 +100,6 @@ func TestHallChildrenAndStatus(t *testing.T) {
 		g.Expect(env.Client.Status().Update(ctx, &d)).To(Succeed())
 	}).Should(Succeed())
 
-	// Secrets are not watched: the next look (≤ 30 s) sees the key, or any
-	// Region change does, as here.
 	g.Eventually(func(g Gomega) {
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
 		g.Expect(h.Status.ReadyReplicas).To(Equal(int32(2)))
@@ -110,7 +111,7 @@ func TestHallChildrenAndStatus(t *testing.T) {
 		c := condition(h.Status.Conditions, gamehallv1.ConditionReady)
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonDeploymentAvailable))
-	}, 40*time.Second).Should(Succeed())
+	}).Should(Succeed())
 
 	// A spec change reaches the Deployment.
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
@@ -126,6 +127,54 @@ func TestHallChildrenAndStatus(t *testing.T) {
 	g.Consistently(func(g Gomega) {
 		g.Expect(env.Client.Get(ctx, key, &svc)).To(Succeed())
 		g.Expect(svc.ResourceVersion).To(Equal(rv))
+	}).Should(Succeed())
+}
+
+// An object that already bears a child's name and is not the Hall's is left
+// alone: the Hall says which (condition and Warning event) and goes on once
+// it is gone.
+func TestHallRefusesToAdopt(t *testing.T) {
+	ctx, ns, g := setupWithoutHall(t)
+	name := HallChildName("main")
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	labels := map[string]string{"app": "theirs"}
+	replicas := int32(1)
+	theirs := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.org/theirs:1"}}}}}}
+	g.Expect(env.Client.Create(ctx, theirs)).To(Succeed())
+	h := hall(ns)
+	g.Expect(env.Client.Create(ctx, h)).To(Succeed())
+
+	want := "Deployment " + ns + "/" + name + " exists and is not controlled by Hall main: not adopted"
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
+		c := condition(h.Status.Conditions, gamehallv1.ConditionReady)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonObjectNotOwned))
+		g.Expect(c.Message).To(ContainSubstring(want))
+	}).Should(Succeed())
+	g.Eventually(func() []string { return eventNotes(ctx, g, ns, "main", EventObjectNotOwned) }).Should(
+		ConsistOf(ContainSubstring("Warning: " + want)))
+
+	// Untouched: same version, no owner, their image and labels.
+	var d appsv1.Deployment
+	g.Consistently(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, key, &d)).To(Succeed())
+		g.Expect(d.ResourceVersion).To(Equal(theirs.ResourceVersion))
+		g.Expect(d.OwnerReferences).To(BeEmpty())
+		g.Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal("example.org/theirs:1"))
+	}).Should(Succeed())
+	g.Expect(eventNotes(ctx, g, ns, "main", EventObjectNotOwned)).To(HaveLen(1), "one event, not one per reconcile")
+
+	// Gone: the Hall makes its own.
+	g.Expect(env.Client.Delete(ctx, theirs)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, key, &d)).To(Succeed())
+		g.Expect(metav1.IsControlledBy(&d, h)).To(BeTrue())
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
+		g.Expect(condition(h.Status.Conditions, gamehallv1.ConditionReady).Reason).To(Equal(gamehallv1.ReasonDeploymentUnavailable))
 	}).Should(Succeed())
 }
 

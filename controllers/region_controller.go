@@ -46,7 +46,7 @@ type RegionReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=gamehall.dev,resources=regions,verbs=get;list;watch
-// +kubebuilder:rbac:groups=gamehall.dev,resources=regions/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gamehall.dev,resources=regions/status,verbs=patch
 // +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=gamehall.dev,resources=halls,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -61,8 +61,8 @@ type RoomShardReconciler struct {
 	failedSince sync.Map
 }
 
-// +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards/status,verbs=patch
 // +kubebuilder:rbac:groups=gamehall.dev,resources=roomshards/finalizers,verbs=update
 // +kubebuilder:rbac:groups=gamehall.dev,resources=regions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gamehall.dev,resources=halls,verbs=get;list;watch
@@ -323,6 +323,16 @@ func (r *RoomShardReconciler) create(ctx context.Context, shard *gamehallv1.Room
 	}
 	switch {
 	case apierrors.IsAlreadyExists(err):
+		if e := r.foreign(ctx, shard, gs); e != nil {
+			// Never adopted: a GameServer of another's could run anything.
+			prev := meta.FindStatusCondition(st.Conditions, gamehallv1.ConditionReady)
+			if prev == nil || prev.Reason != gamehallv1.ReasonObjectNotOwned || prev.Message != e.Error() {
+				event(r.Recorder, shard, true, EventObjectNotOwned, "Create", "%s", e.Error())
+			}
+			r.clearMirror(shard, statePending)
+			setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonObjectNotOwned, e.Error())
+			return ctrl.Result{RequeueAfter: 30 * time.Second}, nil // its deletion is not watched
+		}
 		// A stale cache hid it; the watch brings the real state shortly.
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	case apierrors.IsInvalid(err) || (err != nil && errors.Is(err, errTemplate)):
@@ -339,6 +349,16 @@ func (r *RoomShardReconciler) create(ctx context.Context, shard *gamehallv1.Room
 	st.GameServer = gs.Name
 	setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonGameServerPending, fmt.Sprintf("GameServer %s created", gs.Name))
 	return ctrl.Result{}, nil
+}
+
+// foreign is a *NotOwnedError when gs's name is taken by a GameServer the
+// shard does not control (nil: ours, or not in the cache yet).
+func (r *RoomShardReconciler) foreign(ctx context.Context, shard *gamehallv1.RoomShard, gs *agonesv1.GameServer) *NotOwnedError {
+	var got agonesv1.GameServer
+	if err := r.Get(ctx, client.ObjectKeyFromObject(gs), &got); err != nil || metav1.IsControlledBy(&got, shard) {
+		return nil
+	}
+	return &NotOwnedError{Kind: "GameServer", Namespace: got.Namespace, Name: got.Name, Owner: "RoomShard " + shard.Name}
 }
 
 func (r *RoomShardReconciler) mirror(shard *gamehallv1.RoomShard, gs *agonesv1.GameServer) {

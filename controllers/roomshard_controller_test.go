@@ -219,3 +219,34 @@ func TestRoomShardDeleteRemovesGameServer(t *testing.T) {
 	g.Eventually(gone(ctx, gs)).Should(BeTrue())
 	g.Eventually(gone(ctx, s)).Should(BeTrue())
 }
+
+// A GameServer that bears the name of a shard's next one and is not the
+// shard's is never adopted: the shard says which, and the GameServer is left
+// as it was.
+func TestRoomShardRefusesToAdoptGameServer(t *testing.T) {
+	ctx, ns, g := setup(t)
+	shard := ShardName("taken", 0)
+	name := shard + "-gs0"
+	theirs := &agonesv1.GameServer{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: agonesv1.GameServerSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "theirs", Image: "example.org/theirs:1"}}}}}}
+	g.Expect(env.Client.Create(ctx, theirs)).To(Succeed())
+	g.Expect(env.Client.Create(ctx, region(ns, "taken", 1, 1, time.Minute))).To(Succeed())
+
+	want := "GameServer " + ns + "/" + name + " exists and is not controlled by RoomShard " + shard + ": not adopted"
+	g.Eventually(func(g Gomega) {
+		var s gamehallv1.RoomShard
+		g.Expect(env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: shard}, &s)).To(Succeed())
+		c := condition(s.Status.Conditions, gamehallv1.ConditionReady)
+		g.Expect(c.Reason).To(Equal(gamehallv1.ReasonObjectNotOwned))
+		g.Expect(c.Message).To(ContainSubstring(want))
+	}).Should(Succeed())
+	g.Eventually(func() []string { return eventNotes(ctx, g, ns, shard, EventObjectNotOwned) }).Should(
+		ConsistOf(ContainSubstring("Warning: " + want)))
+	g.Consistently(func(g Gomega) {
+		var gs agonesv1.GameServer
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(theirs), &gs)).To(Succeed())
+		g.Expect(gs.ResourceVersion).To(Equal(theirs.ResourceVersion))
+		g.Expect(gs.OwnerReferences).To(BeEmpty())
+	}).Should(Succeed())
+}

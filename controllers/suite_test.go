@@ -6,7 +6,8 @@ package controllers
 // tests play them: they move GameServers to Ready and set their address and
 // counters as Agones would, and set Deployment status as the Deployment
 // controller would. The operator's three reconcilers run in one manager for
-// the whole package; each test works in its own namespace.
+// the whole package, as ServiceAccount gamehall-system/gamehall-operator with
+// exactly config/rbac (rbac_test.go); each test works in its own namespace.
 
 import (
 	"context"
@@ -75,7 +76,11 @@ func startOperator(ctx context.Context, done chan struct{}) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	cfg, err := asOperator(ctx, env.Client, env.Config, env.Root)
+	if err != nil {
+		return fmt.Errorf("config/rbac: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -83,9 +88,9 @@ func startOperator(ctx context.Context, done chan struct{}) error {
 	if err != nil {
 		return err
 	}
-	cfg := DefaultConfig()
-	cfg.ReplaceBackoffBase, cfg.ReplaceBackoffMax = time.Second, 4*time.Second
-	if err := Setup(ctx, mgr, cfg); err != nil {
+	conf := DefaultConfig()
+	conf.ReplaceBackoffBase, conf.ReplaceBackoffMax = time.Second, 4*time.Second
+	if err := Setup(ctx, mgr, conf); err != nil {
 		return err
 	}
 	go func() {

@@ -60,12 +60,16 @@ const (
 	ReasonDeploymentAvailable   = "DeploymentAvailable"
 	ReasonDeploymentProgressing = "DeploymentProgressing"
 	ReasonDeploymentUnavailable = "DeploymentUnavailable"
-	ReasonSigningKeyMissing     = "SigningKeyMissing"
 	ReasonExternalURL           = "ExternalURL"
 	ReasonLoadBalancerIngress   = "LoadBalancerIngress"
 	ReasonLoadBalancerPending   = "LoadBalancerPending"
 	ReasonClusterDNS            = "ClusterDNS"
 	ReasonNeedsExternalURL      = "NeedsExternalURL"
+
+	// ReasonObjectNotOwned (Hall and RoomShard Ready): an object of the name
+	// a child would take exists and is not controlled by this owner; the
+	// operator does not adopt it (the message names it).
+	ReasonObjectNotOwned = "ObjectNotOwned"
 )
 
 // Labels and annotations shared by the operator, the game server and the hall.

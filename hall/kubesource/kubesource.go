@@ -1,6 +1,10 @@
 // Package kubesource is the hall's ShardSource on Kubernetes: a read-only
 // controller-runtime cache (informers) on the Regions and RoomShards of one
-// namespace. It needs get/list/watch on regions and roomshards only.
+// namespace. It needs get/list/watch on regions and roomshards only: the
+// marker below makes ClusterRole gamehall-hall (config/rbac), which the
+// operator binds to each Hall's ServiceAccount in the Hall's namespace.
+//
+// +kubebuilder:rbac:roleName=gamehall-hall,groups=gamehall.dev,resources=regions;roomshards,verbs=get;list;watch
 package kubesource
 
 import (
