@@ -322,12 +322,19 @@ func (p *player) enter(ctx context.Context, base, region, ticket string, tried m
 }
 
 // chooseRoom picks a room as a person scanning the list would: never a
-// nearly full one (seats go while you click), busy rooms likelier than quiet
-// ones but the crowded ones less so, and of the empty rooms only the first
-// two in the list, so rooms open one after another rather than all at once.
-// seats, when known (from an earlier visit's room: tables × 3), is where a
-// room stops having seats even if it admits more people standing. It
-// reports false when no room has a seat.
+// nearly full one (seats go while you click); a room where people wait for
+// partners before any other, since that is where the next game starts; then
+// busy rooms likelier than quiet ones but the crowded ones less so, and of
+// the empty rooms only the first two in the list, so rooms open one after
+// another rather than all at once. seats, when known (from an earlier
+// visit's room: tables × 3), is where a room stops having seats even if it
+// admits more people standing. It reports false when no room has a seat.
+//
+// Players waiting: everyone in a room below its seats sits (bots take a
+// seat at once, and the shard seats them at the fullest table), so a count
+// that is not a multiple of three means a table short of players. Without
+// that preference a few players spread over a few rooms one or two at a
+// time and never make a table (the e2e's six North players played no game).
 func chooseRoom(rooms []hall.Room, tried map[int]bool, seats int, rng *mrand.Rand) (hall.Room, bool) {
 	limit := func(r hall.Room) int {
 		if seats > 0 && seats < r.Capacity {
@@ -335,21 +342,28 @@ func chooseRoom(rooms []hall.Room, tried map[int]bool, seats int, rng *mrand.Ran
 		}
 		return r.Capacity
 	}
-	var cands []hall.Room
+	var cands, waiting []hall.Room
 	var weights []float64
 	var empty []hall.Room
 	for _, r := range rooms {
 		if tried[r.Room] || limit(r) <= 0 || r.Players*100 >= limit(r)*85 {
 			continue
 		}
-		if r.Players == 0 {
+		switch {
+		case r.Players == 0:
 			empty = append(empty, r)
-			continue
+		case r.Players%3 != 0:
+			waiting = append(waiting, r)
+		default:
+			cands = append(cands, r)
 		}
-		cands = append(cands, r)
 	}
 	slices.SortFunc(empty, func(a, b hall.Room) int { return a.Room - b.Room })
-	cands = append(cands, empty[:min(2, len(empty))]...)
+	if len(waiting) > 0 {
+		cands = waiting
+	} else {
+		cands = append(cands, empty[:min(2, len(empty))]...)
+	}
 	if len(cands) == 0 {
 		// Everything is nearly full: any room with a seat left.
 		for _, r := range rooms {

@@ -101,13 +101,16 @@ func TestChooseRoom(t *testing.T) {
 		seats   int
 	}{
 		{"fresh shard: the two lowest empty rooms", []hall.Room{room(3, 0), room(1, 0), room(2, 0)}, nil, []int{1, 2}, false, 0},
-		{"never a nearly full room", []hall.Room{room(1, 95), room(2, 40), room(3, 50), room(4, 85), room(5, 0), room(6, 0), room(7, 0)}, nil, []int{2, 3, 5, 6}, false, 0},
-		{"tried rooms are skipped, empty ones too", []hall.Room{room(1, 0), room(2, 40), room(3, 0), room(4, 0)}, map[int]bool{1: true}, []int{2, 3, 4}, false, 0},
-		{"skips rooms already tried", []hall.Room{room(1, 40), room(2, 40), room(3, 40), room(4, 40)}, map[int]bool{1: true, 2: true}, []int{3, 4}, false, 0},
+		{"never a nearly full room", []hall.Room{room(1, 96), room(2, 39), room(3, 51), room(4, 87), room(5, 0), room(6, 0), room(7, 0)}, nil, []int{2, 3, 5, 6}, false, 0},
+		{"tried rooms are skipped, empty ones too", []hall.Room{room(1, 0), room(2, 39), room(3, 0), room(4, 0)}, map[int]bool{1: true}, []int{2, 3, 4}, false, 0},
+		{"skips rooms already tried", []hall.Room{room(1, 39), room(2, 39), room(3, 39), room(4, 39)}, map[int]bool{1: true, 2: true}, []int{3, 4}, false, 0},
 		{"all nearly full: any room with a seat", []hall.Room{room(1, 100), room(2, 95), room(3, 99)}, nil, []int{2, 3}, false, 0},
 		{"all full: none", []hall.Room{room(1, 100), room(2, 100)}, nil, nil, true, 0},
 		{"empty directory: none", nil, nil, nil, true, 0},
-		{"rooms with more people than seats count as full at the seats", []hall.Room{room(1, 70), room(2, 40), room(3, 60)}, nil, []int{2, 3}, false, 75},
+		{"rooms with more people than seats count as full at the seats", []hall.Room{room(1, 72), room(2, 39), room(3, 60)}, nil, []int{2, 3}, false, 75},
+		{"a table waits for partners: its rooms first", []hall.Room{room(1, 3), room(2, 4), room(3, 0), room(4, 0), room(5, 20)}, nil, []int{2, 5}, false, 0},
+		{"a nearly full room is no table waiting", []hall.Room{room(1, 3), room(2, 86), room(3, 0), room(4, 0)}, nil, []int{1, 3, 4}, false, 0},
+		{"a tried room is no table waiting", []hall.Room{room(1, 3), room(2, 4), room(3, 0), room(4, 0)}, map[int]bool{2: true}, []int{1, 3, 4}, false, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,5 +142,33 @@ func TestChooseRoom(t *testing.T) {
 				t.Fatalf("over 200 choices saw rooms %v; want each of %v (some randomness)", seen, tc.allowed)
 			}
 		})
+	}
+}
+
+// TestFewPlayersMakeTables: players arriving one by one, each seeing the
+// rooms as the previous ones left them, end up at full tables only: nobody
+// opens a room while a table elsewhere waits for partners. (Spread over
+// rooms one or two at a time, the e2e's six North players played no game.)
+func TestFewPlayersMakeTables(t *testing.T) {
+	for seed := uint64(1); seed <= 200; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		rooms := make([]hall.Room, 50)
+		for i := range rooms {
+			rooms[i] = hall.Room{Room: i + 1, Capacity: 400, Address: "a", Port: 1}
+		}
+		for _, players := range []int{3, 6, 9, 12} {
+			for range 3 {
+				r, ok := chooseRoom(rooms, nil, 0, rng)
+				if !ok {
+					t.Fatalf("seed %d: no room", seed)
+				}
+				rooms[r.Room-1].Players++
+			}
+			for _, r := range rooms {
+				if r.Players%3 != 0 {
+					t.Fatalf("seed %d, %d players: room %d has %d (a table short of players)", seed, players, r.Room, r.Players)
+				}
+			}
+		}
 	}
 }
