@@ -60,6 +60,15 @@ func (p *player) play(ctx context.Context, s *session, region string, room int, 
 	var v View
 	v.Reset(ts)
 	var deals client.DealCheck // this seat's deals, verified at each game's end
+	// A game this player may not see end (it leaves mid-game, or loses its
+	// connection) is settled without telling it: its last known balance is
+	// stale until another GAME_OVER tells it the new one.
+	unsure := func() {
+		if v.Phase == pb.GamePhase_BIDDING || v.Phase == pb.GamePhase_PLAYING {
+			st.ForgetBalance(region, p.account)
+		}
+	}
+	defer unsure()
 
 	target := p.r.cfg.MinGames + p.rng.IntN(p.r.cfg.MaxGames-p.r.cfg.MinGames+1)
 	games := 0
@@ -166,6 +175,7 @@ func (p *player) play(ctx context.Context, s *session, region string, room int, 
 				return visitOver, s
 			}
 			handle() // the last pushes, a game result among them
+			unsure()
 			ns, out := p.afterLoss(ctx, s, ticket, &v)
 			if ns == nil {
 				return out, s
@@ -179,6 +189,7 @@ func (p *player) play(ctx context.Context, s *session, region string, room int, 
 				continue
 			}
 			st.DropsOnPurpose.Add(1)
+			unsure()
 			p.r.events.add(Event{Kind: EvDropped, Account: p.account, Shard: s.addr, InGame: true})
 			s.close()
 			ns, out := p.resumeSeat(ctx, s.addr, ticket, &v, time.Now())
@@ -335,6 +346,7 @@ func (p *player) checkGame(ev *pb.GameEvent, mySeat int, deals *client.DealCheck
 		st.SettledGames.Add(1)
 	case pb.SettlementState_SETTLEMENT_PENDING:
 		st.PendingGames.Add(1)
+		st.ForgetBalance(region, p.account) // until the Settled push
 	case pb.SettlementState_SETTLEMENT_FAILED:
 		st.ProtocolError("settlement failed")
 	default:

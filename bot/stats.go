@@ -153,6 +153,14 @@ func (s *Stats) Balance(region, account string, coins int64) {
 	s.mu.Unlock()
 }
 
+// ForgetBalance drops a player's balance in a region: a game it did not
+// see end may have changed it (confirmBalances then does not ask for it).
+func (s *Stats) ForgetBalance(region, account string) {
+	s.mu.Lock()
+	delete(s.balances, playerKey{region, account})
+	s.mu.Unlock()
+}
+
 // Balances returns the last balance of every player that has one, by region and account.
 func (s *Stats) Balances() map[string]map[string]int64 {
 	s.mu.Lock()

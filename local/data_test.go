@@ -198,3 +198,54 @@ func getJSON(t *testing.T, url, ticket string, out any) {
 		t.Fatal(fmt.Errorf("GET %s: %w", url, err))
 	}
 }
+
+// TestToldBalancesAfterEscapes: players stop mid-game (an escape, settled
+// without them) and drop their connections; every balance the bot still
+// reports as told must be what the books hold. A bot that kept the balance
+// of the GAME_OVER before an escape would report a stale one.
+func TestToldBalancesAfterEscapes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: bots for a few seconds")
+	}
+	dir := t.TempDir()
+	l, stop := startData(t, dir)
+	runner, err := bot.New(bot.Config{
+		HallURL: l.HallURL(), Players: 45, Duration: 4 * time.Second, Ramp: 100, Prefix: "esc",
+		Think: 100 * time.Millisecond, MinGames: 2, MaxGames: 4, Break: 200 * time.Millisecond,
+		// Players look at the clock every TableWait/2: past the stop, a
+		// game still running is left at once.
+		LeaveGrace: time.Millisecond, TableWait: 2 * time.Second, DropEvery: time.Second, Seed: 11, Log: testLog(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := runner.Run(context.Background())
+	t.Logf("\n%s", stats.Summary())
+	if err != nil {
+		t.Fatalf("bot run: %v", err)
+	}
+	stop()
+	if stats.Escapes.Load() == 0 || stats.DropsOnPurpose.Load() == 0 {
+		t.Fatalf("escapes %d, drops %d: the run shows nothing", stats.Escapes.Load(), stats.DropsOnPurpose.Load())
+	}
+	told := stats.Balances()
+	checked := 0
+	for file, region := range map[string]string{"db-main.db": "south", "db-north.db": "north"} {
+		st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, file), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		for account, coins := range told[region] {
+			p, err := st.Profile(context.Background(), region, account)
+			if err != nil || p.Coins != coins {
+				t.Errorf("%s in %s: told %d coins, the books say %+v, %v", account, region, coins, p, err)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no balance was told")
+	}
+	t.Logf("%d told balances match the books", checked)
+}
