@@ -30,6 +30,7 @@ type Memory struct {
 	rooms    map[roomID]memRoom    // (account, game) → place
 	peers    map[string]memPeer    // name → advertisement
 	subs     map[chan Kick]bool    // Kicks subscribers → kicks were dropped (Resync owed)
+	lim      limiterState
 	now      func() time.Time
 	stop     chan struct{}
 	closed   bool
@@ -101,6 +102,16 @@ func (m *Memory) sweep() {
 			delete(m.peers, k)
 		}
 	}
+	for k, b := range m.lim.buckets {
+		if !now.Before(b.exp) {
+			delete(m.lim.buckets, k)
+		}
+	}
+	for k, exp := range m.lim.known {
+		if !now.Before(exp) {
+			delete(m.lim.known, k)
+		}
+	}
 }
 
 // live returns the account's unexpired session; m.mu must be held.
@@ -150,6 +161,26 @@ func (m *Memory) Login(ctx context.Context, account, session string, ttl time.Du
 		m.publishLocked(Kick{Account: account, Session: prev, Reason: KickReason})
 	}
 	return prev, nil
+}
+
+func (m *Memory) LoginIf(ctx context.Context, account, session, expect string, ttl time.Duration) (string, bool, error) {
+	if err := validate(account, session, ttl); err != nil {
+		return "", false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(ctx); err != nil {
+		return "", false, err
+	}
+	prev := m.live(account)
+	if prev != expect {
+		return prev, false, nil
+	}
+	m.sessions[account] = memSession{id: session, exp: m.now().Add(ttl)}
+	if prev != "" && prev != session {
+		m.publishLocked(Kick{Account: account, Session: prev, Reason: KickReason})
+	}
+	return prev, true, nil
 }
 
 // publishLocked sends k to every subscriber. One too far behind loses it and

@@ -60,6 +60,11 @@ type Store interface {
 	// Login makes session the account's live session and returns the one it
 	// superseded ("" if none). A Kick for the previous session is published.
 	Login(ctx context.Context, account, session string, ttl time.Duration) (previous string, err error)
+	// LoginIf is Login only if the account's live session is expect (""
+	// for none); otherwise nothing changes. It answers the live session it
+	// found. Guests, who have no password, hold their name this way: a
+	// second guest cannot take it over, its holder can log in again.
+	LoginIf(ctx context.Context, account, session, expect string, ttl time.Duration) (live string, ok bool, err error)
 	// Logout removes the session if it is still the live one, and publishes
 	// a Kick (LogoutReason) for it.
 	Logout(ctx context.Context, account, session string) error

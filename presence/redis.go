@@ -84,6 +84,36 @@ func (r *Redis) Login(ctx context.Context, account, session string, ttl time.Dur
 	return prev, nil
 }
 
+// loginIfScript is loginScript when the live session is ARGV[5] ('': none).
+var loginIfScript = redis.NewScript(`
+local prev = redis.call('GET', KEYS[1]) or ''
+if prev ~= ARGV[5] then return {0, prev} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[3], t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2], ARGV[3])
+if prev ~= '' and prev ~= ARGV[1] then
+  redis.call('PUBLISH', KEYS[2], cjson.encode({account = ARGV[3], session = prev, reason = ARGV[4]}))
+end
+return {1, prev}
+`)
+
+func (r *Redis) LoginIf(ctx context.Context, account, session, expect string, ttl time.Duration) (string, bool, error) {
+	if err := validate(account, session, ttl); err != nil {
+		return "", false, err
+	}
+	res, err := loginIfScript.Run(ctx, r.c, []string{r.sessionKey(account), r.kickChannel(), r.sessionsKey()},
+		session, ttl.Milliseconds(), account, KickReason, expect).Slice()
+	if err != nil {
+		return "", false, unavailable(ctx, err)
+	}
+	if len(res) != 2 {
+		return "", false, fmt.Errorf("%w: login script answered %v", ErrUnavailable, res)
+	}
+	ok, _ := res[0].(int64)
+	prev, _ := res[1].(string)
+	return prev, ok == 1, nil
+}
+
 var logoutScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])

@@ -47,6 +47,14 @@ func Run(t *testing.T, newStore func(t *testing.T) presence.Store) {
 		{"KicksEndWithContext", testKicksEnd},
 		{"BadArguments", testBadArguments},
 		{"ActiveSessions", testActiveSessions},
+		{"LoginIfHoldsAName", testLoginIf},
+		{"LimiterTake", limiter(testTake)},
+		{"LimiterTakeRefills", limiter(testTakeRefills)},
+		{"LimiterParallelTakesNeverExceed", limiter(testParallelTakes)},
+		{"LimiterLoginBuckets", limiter(testLoginBuckets)},
+		{"LimiterLoginAccountSlowsThenRefuses", limiter(testLoginAccountSlows)},
+		{"LimiterParallelLoginsNeverExceed", limiter(testParallelLogins)},
+		{"LimiterBadArguments", limiter(testLimiterBadArguments)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
