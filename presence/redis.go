@@ -84,7 +84,7 @@ func (r *Redis) Login(ctx context.Context, account, session string, ttl time.Dur
 	return prev, nil
 }
 
-// loginIfScript is loginScript when the live session is ARGV[5] (”: none).
+// loginIfScript is loginScript when the live session is ARGV[5] (empty: none).
 var loginIfScript = redis.NewScript(`
 local prev = redis.call('GET', KEYS[1]) or ''
 if prev ~= ARGV[5] then return {0, prev} end
