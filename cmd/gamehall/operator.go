@@ -32,7 +32,8 @@ func runOperator(args []string) int {
 	metricsAddr := fs.String("metrics-bind-address", "0", "address of the Prometheus /metrics endpoint (plain HTTP), e.g. :8443; 0 turns it off")
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so only one of several operator replicas acts")
-	namespace := fs.String("namespace", "", "watch only this namespace (default: all)")
+	namespace := fs.String("namespace", "", "watch only this namespace (default: all; config/namespaced binds the operator's rights there only)")
+	leaseNamespace := fs.String("leader-election-namespace", "", "namespace of the leader-election lease (default: the operator pod's own, where config/rbac grants leases)")
 	gsImage := fs.String("gameserver-image", image, "image of shards whose Region's pod template names none (env GAMEHALL_IMAGE)")
 	hallImage := fs.String("hall-image", image, "image of halls whose spec names none (env GAMEHALL_IMAGE)")
 	backoffBase := fs.Duration("replace-backoff", def.ReplaceBackoffBase, "wait before replacing a failed GameServer the first time; doubles per restart")
@@ -74,7 +75,7 @@ func runOperator(args []string) int {
 		HealthProbeBindAddress:  *probeAddr,
 		LeaderElection:          *leaderElect,
 		LeaderElectionID:        "operator.gamehall.dev",
-		LeaderElectionNamespace: *namespace,
+		LeaderElectionNamespace: *leaseNamespace,
 	}
 	if *namespace != "" {
 		opts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{*namespace: {}}}

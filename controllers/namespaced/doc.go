@@ -1,0 +1,3 @@
+// Package namespaced holds the test of config/namespaced: the operator for
+// one namespace, with its rights bound there only (no ClusterRoleBinding).
+package namespaced
