@@ -116,7 +116,7 @@ func TestTrustBoundaryAdmission(t *testing.T) {
 		volumes    = "hostPath and other node volumes are refused"
 		secrets    = "a Region's pods may read only Secrets named gamehall-*"
 		database   = "spec.database.secretName must be named gamehall-*"
-		login      = "the Secrets a Hall names (signingKeySecretName, accountsSecretName, accountsDatabase.secretName) must be named gamehall-*"
+		login      = "the Secrets a Hall names (signingKeySecretName, verificationKeySecretName, accountsSecretName, accountsDatabase.secretName) must be named gamehall-*"
 	)
 	refused := []struct {
 		name string
