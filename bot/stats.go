@@ -1,8 +1,10 @@
 package bot
 
 import (
+	"cmp"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,6 +202,31 @@ func (s *Stats) balanceSummary() string {
 	return fmt.Sprintf("%d players in %d regions: total %d coins, mean %.1f, min %d, max %d", n, len(regions), total, float64(total)/float64(n), lo, hi)
 }
 
+// listBalances: a run with at most this many balances prints each (a
+// person playing a few bots sees what they hold).
+const listBalances = 6
+
+// balanceLines lists each player's balance in a small run, by region and account.
+func (s *Stats) balanceLines() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.balances) > listBalances {
+		return ""
+	}
+	keys := make([]playerKey, 0, len(s.balances))
+	for k := range s.balances {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b playerKey) int {
+		return cmp.Or(cmp.Compare(a.region, b.region), cmp.Compare(a.account, b.account))
+	})
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "    %s in %s: %d coins\n", k.account, k.region, s.balances[k])
+	}
+	return b.String()
+}
+
 // ProtocolError counts a protocol error and keeps its kind for the summary.
 func (s *Stats) ProtocolError(kind string) {
 	s.ProtocolErrs.Add(1)
@@ -273,6 +300,7 @@ func (s *Stats) Summary() string {
 		s.SettledGames.Load(), s.PendingGames.Load(), s.LateSettled.Load(), s.UnratedGames.Load())
 	fmt.Fprintf(&b, "  balances         %s; %d of them confirmed by GET /v1/me after the run (%d unanswered)\n",
 		s.balanceSummary(), s.BalanceConfirmed.Load(), s.BalanceUnchecked.Load())
+	b.WriteString(s.balanceLines())
 	fmt.Fprintf(&b, "  moves            %d (%d auto-played by the server, %d too late), chats %d, visits completed %d\n",
 		s.Moves.Load(), s.AutoMoves.Load(), s.LateMoves.Load(), s.Chats.Load(), s.Visits.Load())
 	b.WriteString("  latency          count      p50      p90      p99    p99.9      max\n")

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -170,5 +171,31 @@ func TestFewPlayersMakeTables(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A small run prints each player's balance; a forgotten one (a game it did
+// not see end) is neither listed nor counted.
+func TestSummaryBalances(t *testing.T) {
+	s := NewStats()
+	s.Balance("south", "ann", 1012)
+	s.Balance("north", "ann", 994)
+	s.Balance("south", "bob", 990)
+	s.Balance("south", "cat", 1003)
+	s.ForgetBalance("south", "cat")
+	sum := s.Summary()
+	for _, want := range []string{"3 players in 2 regions: total 2996 coins", "    ann in north: 994 coins\n    ann in south: 1012 coins\n    bob in south: 990 coins\n"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
+	}
+	if strings.Contains(sum, "cat in") {
+		t.Errorf("a forgotten balance is listed:\n%s", sum)
+	}
+	for i := range listBalances {
+		s.Balance("east", fmt.Sprint("p", i), 1000)
+	}
+	if sum := s.Summary(); strings.Contains(sum, "ann in north") {
+		t.Errorf("a run of %d balances lists them:\n%s", listBalances+3, sum)
 	}
 }
