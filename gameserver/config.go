@@ -42,6 +42,13 @@ type Config struct {
 	// it adds up to RoomTick to their delivery and divides the writes.
 	RoomTick    time.Duration
 	PresenceTTL time.Duration // sessions and room entries expire unless refreshed (refreshed at TTL/3)
+	// AliveTTL: presence counts the shard alive this long after each beat
+	// (every AliveTTL/3); once it lapses, the shard's room entries no longer
+	// keep its players from entering another shard's room. So a killed
+	// shard's players may play elsewhere at most AliveTTL after its last
+	// beat, and a live shard is taken for dead only if no beat reaches
+	// presence for AliveTTL (a stall of two beat periods and more).
+	AliveTTL time.Duration
 
 	// Settlement (with Deps.Store): GAME_OVER waits at most SettleWait for
 	// the commit, then goes out pending; each attempt gets
@@ -102,6 +109,7 @@ func (c *Config) setDefaults() {
 	defD(&c.RoomEventBatch, 200*time.Millisecond)
 	defD(&c.RoomTick, 50*time.Millisecond)
 	defD(&c.PresenceTTL, 3*time.Minute)
+	defD(&c.AliveTTL, 12*time.Second)
 	defD(&c.SettleWait, 2*time.Second)
 	defD(&c.SettleAttemptTimeout, 3*time.Second)
 	def(&c.SettleBacklog, 10000)

@@ -18,6 +18,12 @@ import (
 //     (presence.Store.Refresh), which also rebuilds them after presence lost
 //     its data; a session presence says was superseded is disconnected, a
 //     seat whose account plays elsewhere given up;
+//   - a frequent beat (Refresh with no holds, every AliveTTL/3) keeps the
+//     shard alive in presence: a shard that stops beating (killed) no longer
+//     keeps its players from other shards' rooms. A beat that finds the
+//     shard's liveness lapsed (cut off, stalled, presence restarted) runs the
+//     heartbeat at once: a player who entered elsewhere meanwhile gives this
+//     seat up (one room per game);
 //   - kicks (onKick: a newer login, a logout, a room taken elsewhere) act at
 //     once; when kicks may have been lost (the subscription was cut) the
 //     heartbeat runs at once;
@@ -198,6 +204,45 @@ func (s *Server) refreshNow() {
 	}
 }
 
+// beat is what the shard's Refresh calls say of it.
+func (s *Server) beat() presence.Beat {
+	return presence.Beat{Shard: s.cfg.Shard, Alive: s.cfg.AliveTTL}
+}
+
+// aliveLoop beats every AliveTTL/3, the first time at once. Apart from the
+// heartbeat, so a long heartbeat (many players, a slow presence) cannot
+// hold the liveness up.
+func (s *Server) aliveLoop(ctx context.Context) {
+	period := s.cfg.AliveTTL / 3
+	t := time.NewTicker(period)
+	defer t.Stop()
+	beaten := false // the first beat finds no liveness: nothing to re-check
+	for {
+		bctx, cancel := context.WithTimeout(ctx, period)
+		_, lapsed, err := s.deps.Presence.Refresh(bctx, s.beat(), nil, s.cfg.PresenceTTL)
+		cancel()
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				s.log.Error(err, "presence beat failed; retried")
+				s.metrics.heartbeatFailures.Inc()
+			}
+		case lapsed && beaten:
+			// Other shards may have taken our players' entries meanwhile.
+			s.log.Info("presence liveness had lapsed: re-checking every session and room")
+			s.refreshNow()
+			fallthrough
+		default:
+			beaten = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // heartbeatLoop re-asserts, every PresenceTTL/3 and when asked, every
 // session and room entry the shard holds, and retries owed leaves.
 func (s *Server) heartbeatLoop(ctx context.Context) {
@@ -232,7 +277,7 @@ func (s *Server) heartbeat(ctx context.Context) {
 
 	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	errs, err := s.deps.Presence.Refresh(hctx, holds, s.cfg.PresenceTTL)
+	errs, _, err := s.deps.Presence.Refresh(hctx, s.beat(), holds, s.cfg.PresenceTTL)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error(err, "presence heartbeat failed; players stay, retried", "holds", len(holds))

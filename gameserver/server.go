@@ -173,6 +173,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	bg.Go(func() { s.kickLoop(ctx, kicks) })
 	bg.Go(func() { s.heartbeatLoop(ctx) })
+	bg.Go(func() { s.aliveLoop(ctx) })
 	bg.Go(func() { s.lifecycle(ctx) })
 	if s.settler != nil {
 		s.settler.start()

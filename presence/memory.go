@@ -29,6 +29,7 @@ type Memory struct {
 	sessions map[string]memSession // account → live session
 	rooms    map[roomID]memRoom    // (account, game) → place
 	peers    map[string]memPeer    // name → advertisement
+	alive    map[string]time.Time  // shard → end of its liveness (Refresh)
 	subs     map[chan Kick]bool    // Kicks subscribers → kicks were dropped (Resync owed)
 	lim      limiterState
 	now      func() time.Time
@@ -62,6 +63,7 @@ func NewMemory() *Memory {
 		sessions: map[string]memSession{},
 		rooms:    map[roomID]memRoom{},
 		peers:    map[string]memPeer{},
+		alive:    map[string]time.Time{},
 		subs:     map[chan Kick]bool{},
 		now:      time.Now,
 		stop:     make(chan struct{}),
@@ -102,6 +104,11 @@ func (m *Memory) sweep() {
 			delete(m.peers, k)
 		}
 	}
+	for k, exp := range m.alive {
+		if !now.Before(exp) {
+			delete(m.alive, k)
+		}
+	}
 	for k, b := range m.lim.buckets {
 		if !now.Before(b.exp) {
 			delete(m.lim.buckets, k)
@@ -134,6 +141,13 @@ func (m *Memory) room(id roomID) (memRoom, bool) {
 		return memRoom{}, false
 	}
 	return r, ok
+}
+
+// aliveLocked reports whether the shard beat within its liveness; m.mu must
+// be held.
+func (m *Memory) aliveLocked(shard string) bool {
+	exp, ok := m.alive[shard]
+	return ok && m.now().Before(exp)
 }
 
 func (m *Memory) check(ctx context.Context) error {
@@ -248,16 +262,20 @@ func (m *Memory) EnterRoom(ctx context.Context, account, session, game string, w
 }
 
 // takeRoomLocked records (account, game) → where for the live session. A
-// different place held by an older session yields, and its holder is told
-// to give the seat up (MovedReason).
+// different place of the same session blocks while its shard is alive (the
+// caller's own shard is); one held by an older session yields, and its
+// holder is told to give the seat up (MovedReason).
 func (m *Memory) takeRoomLocked(account, session, game string, where RoomKey, ttl time.Duration) error {
 	id := roomID{account, game}
 	cur, ok := m.room(id)
 	if ok && cur.where != where {
 		if cur.session == session {
-			return ErrInOtherRoom
+			if cur.where.Shard == where.Shard || m.aliveLocked(cur.where.Shard) {
+				return ErrInOtherRoom
+			}
+		} else {
+			m.publishLocked(Kick{Account: account, Session: cur.session, Reason: MovedReason})
 		}
-		m.publishLocked(Kick{Account: account, Session: cur.session, Reason: MovedReason})
 	}
 	m.rooms[id] = memRoom{where: where, session: session, exp: m.now().Add(ttl)}
 	return nil
@@ -286,17 +304,19 @@ func (m *Memory) RoomOf(ctx context.Context, account, game string) (RoomKey, boo
 	return cur.where, ok, nil
 }
 
-func (m *Memory) Refresh(ctx context.Context, holds []Hold, ttl time.Duration) ([]error, error) {
-	if err := validateHolds(holds, ttl); err != nil {
-		return nil, err
+func (m *Memory) Refresh(ctx context.Context, beat Beat, holds []Hold, ttl time.Duration) ([]error, bool, error) {
+	if err := validateRefresh(beat, holds, ttl); err != nil {
+		return nil, false, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check(ctx); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	errs := make([]error, len(holds))
+	lapsed := !m.aliveLocked(beat.Shard)
 	now := m.now()
+	m.alive[beat.Shard] = now.Add(beat.Alive)
+	errs := make([]error, len(holds))
 	for i, h := range holds {
 		cur, ok := m.sessions[h.Account]
 		switch {
@@ -304,7 +324,7 @@ func (m *Memory) Refresh(ctx context.Context, holds []Hold, ttl time.Duration) (
 			m.sessions[h.Account] = memSession{id: h.Session, exp: now.Add(ttl)}
 		case cur.id != h.Session:
 			errs[i] = ErrSessionSuperseded
-			if r, ok := m.room(roomID{h.Account, h.Game}); h.Game != "" && ok && r.where != h.Room {
+			if r, ok := m.room(roomID{h.Account, h.Game}); h.Game != "" && ok && r.where != h.Room && m.aliveLocked(r.where.Shard) {
 				errs[i] = ErrInOtherRoom // and the newer session plays elsewhere
 			}
 			continue
@@ -315,7 +335,7 @@ func (m *Memory) Refresh(ctx context.Context, holds []Hold, ttl time.Duration) (
 			errs[i] = m.takeRoomLocked(h.Account, h.Session, h.Game, h.Room, ttl)
 		}
 	}
-	return errs, nil
+	return errs, lapsed, nil
 }
 
 func (m *Memory) Kicks(ctx context.Context) (<-chan Kick, error) {

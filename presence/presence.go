@@ -45,6 +45,13 @@ type Hold struct {
 	Room    RoomKey
 }
 
+// Beat is the shard a Refresh speaks for, and how long the store counts it
+// alive after the call (see Store.Refresh).
+type Beat struct {
+	Shard string        // RoomKey.Shard of the shard's entries
+	Alive time.Duration // a few of the shard's beat periods
+}
+
 // Peer is a hall replica's advertisement, used for redirects.
 type Peer struct {
 	Name    string // replica identity (pod name)
@@ -73,7 +80,8 @@ type Store interface {
 
 	// EnterRoom atomically records (account, game) → where, for the live
 	// session. Re-entering the same place is allowed (reconnect); another
-	// place of the same session returns ErrInOtherRoom; a stale session
+	// place of the same session returns ErrInOtherRoom while its shard is
+	// alive (see Refresh; a dead shard's place is released); a stale session
 	// ErrSessionSuperseded. An older session's place elsewhere yields, and a
 	// Kick (MovedReason) tells its holder to give the seat up. A session the
 	// store lost (none is live) is restored: the caller holds its ticket.
@@ -84,15 +92,23 @@ type Store interface {
 	RoomOf(ctx context.Context, account, game string) (where RoomKey, ok bool, err error)
 
 	// Refresh is a shard's heartbeat: it re-asserts what the shard holds,
-	// and is how the store recovers what it lost. For each hold, the session
-	// stays live for at least ttl (restored if the store lost it), and its
-	// room entry, if any, is refreshed for ttl (restored if lost, taken over
-	// from an older session, whose holder is kicked with MovedReason).
+	// and is how the store recovers what it lost. The shard (beat.Shard)
+	// counts as alive for beat.Alive; an entry of a shard that is not alive
+	// is released: the same session may enter elsewhere (EnterRoom), and the
+	// shard, if it was only cut off, finds that out on its next Refresh
+	// (ErrInOtherRoom). For each hold, the session stays live for at least
+	// ttl (restored if the store lost it), and its room entry, if any, at
+	// beat.Shard, is refreshed for ttl (restored if lost, taken over from an
+	// older session, whose holder is kicked with MovedReason). With no
+	// holds, Refresh only keeps the shard alive (its frequent beat).
 	// errs[i] is ErrSessionSuperseded when another session of the account is
 	// live — the holder disconnects it — and ErrInOtherRoom when the account
-	// sits in another room of the game (the holder gives the seat up). err
-	// is for the store (ErrUnavailable): then nothing is known.
-	Refresh(ctx context.Context, holds []Hold, ttl time.Duration) (errs []error, err error)
+	// sits in another room of the game, at an alive shard (the holder gives
+	// the seat up). lapsed says the shard was not alive before this call
+	// (its liveness lapsed, or the store lost it): its entries may have been
+	// taken, and a full Refresh tells which. err is for the store
+	// (ErrUnavailable): then nothing is known.
+	Refresh(ctx context.Context, beat Beat, holds []Hold, ttl time.Duration) (errs []error, lapsed bool, err error)
 
 	// Kicks delivers Kick notices (for all sessions) until ctx ends, and a
 	// Resync notice whenever some may have been lost.

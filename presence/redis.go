@@ -17,6 +17,7 @@ import (
 //
 //	s:{account}          string  live session id, PX ttl
 //	r:{game}:{account}   hash    shard, room, sess (the session that entered or re-asserted it), PX ttl
+//	a:{shard}            string  the shard is alive (Refresh), PX beat.Alive
 //	peers                zset    hall name → expiry (ms, Redis clock)
 //	p:{name}             string  Peer as JSON, PX ttl
 //	kicks                pub/sub channel of Kick as JSON
@@ -42,6 +43,11 @@ func (r *Redis) roomKey(account, game string) string {
 	// game is a DNS-style name (no ':'), so the key is unambiguous.
 	return r.prefix + "r:" + game + ":" + account
 }
+func (r *Redis) aliveKey(shard string) string { return r.aliveKeys() + shard }
+
+// aliveKeys is the prefix of the liveness keys: the scripts name the key of
+// an entry's shard only once they read the entry.
+func (r *Redis) aliveKeys() string          { return r.prefix + "a:" }
 func (r *Redis) kickChannel() string        { return r.prefix + "kicks" }
 func (r *Redis) sessionsKey() string        { return r.prefix + "sessions" }
 func (r *Redis) peersKey() string           { return r.prefix + "peers" }
@@ -137,17 +143,23 @@ func (r *Redis) Session(ctx context.Context, account string) (string, error) {
 }
 
 // enterScript: an entry elsewhere blocks only if the same (live) session
-// made it; an older session's entry yields, since that session is being
-// kicked, and its holder told to give the seat up (MovedReason). A lost
-// session (no live one) is restored by its ticket's holder.
+// made it and its shard is alive (the entering shard is; a shard whose
+// liveness key expired died, or was cut off and learns on its next
+// Refresh that the entry moved); an older session's entry yields, since
+// that session is being kicked, and its holder told to give the seat up
+// (MovedReason). A lost session (no live one) is restored by its ticket's
+// holder.
 var enterScript = redis.NewScript(`
 local live = redis.call('GET', KEYS[1])
 if live and live ~= ARGV[1] then return 'superseded' end
 if not live then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4]) end
 local cur = redis.call('HMGET', KEYS[2], 'shard', 'room', 'sess')
 if cur[1] and (cur[1] ~= ARGV[2] or cur[2] ~= ARGV[3]) then
-  if cur[3] == ARGV[1] then return 'other' end
-  redis.call('PUBLISH', KEYS[3], cjson.encode({account = ARGV[5], session = cur[3], reason = ARGV[6]}))
+  if cur[3] == ARGV[1] then
+    if cur[1] == ARGV[2] or redis.call('EXISTS', ARGV[7] .. cur[1]) == 1 then return 'other' end
+  else
+    redis.call('PUBLISH', KEYS[3], cjson.encode({account = ARGV[5], session = cur[3], reason = ARGV[6]}))
+  end
 end
 redis.call('HSET', KEYS[2], 'shard', ARGV[2], 'room', ARGV[3], 'sess', ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
@@ -162,7 +174,7 @@ func (r *Redis) EnterRoom(ctx context.Context, account, session, game string, wh
 		return errNoSession
 	}
 	res, err := enterScript.Run(ctx, r.c, []string{r.sessionKey(account), r.roomKey(account, game), r.kickChannel()},
-		session, where.Shard, where.Room, ttl.Milliseconds(), account, MovedReason).Text()
+		session, where.Shard, where.Room, ttl.Milliseconds(), account, MovedReason, r.aliveKeys()).Text()
 	if err != nil {
 		return unavailable(ctx, err)
 	}
@@ -204,34 +216,47 @@ func (r *Redis) RoomOf(ctx context.Context, account, game string) (RoomKey, bool
 	return RoomKey{Shard: shard, Room: n}, true, nil
 }
 
-// refreshScript re-asserts one hold (see Store.Refresh): the session is
-// restored if lost, kept at least ttl (a login's longer TTL is never
-// shortened), and the room entry (KEYS[4], when given) restored or taken
-// over for the live session. A superseded session learns whether the newer
-// one plays elsewhere ('other').
+// refreshScript keeps the shard alive (KEYS[1], for ARGV[1] ms; 'lapsed'
+// if it was not) and re-asserts one hold, if given (see Store.Refresh): the
+// session is restored if lost, kept at least ttl (a login's longer TTL is
+// never shortened), and the room entry (KEYS[5], when given) restored or
+// taken over for the live session. A superseded session learns whether the
+// newer one plays at an alive shard elsewhere ('other'). The liveness key
+// is written with every entry, so no store loss can keep an entry and lose
+// the liveness of its (alive) shard.
 var refreshScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
+local lapsed = redis.call('EXISTS', KEYS[1]) == 0
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+if #KEYS == 1 then
+  if lapsed then return 'lapsed' end
+  return 'ok'
+end
+local cur = redis.call('GET', KEYS[2])
 local r = {}
-if #KEYS == 4 then r = redis.call('HMGET', KEYS[4], 'shard', 'room', 'sess') end
-local elsewhere = r[1] and (r[1] ~= ARGV[4] or r[2] ~= ARGV[5])
-if cur and cur ~= ARGV[1] then
-  if elsewhere then return 'other' end
+if #KEYS == 5 then r = redis.call('HMGET', KEYS[5], 'shard', 'room', 'sess') end
+local elsewhere = r[1] and (r[1] ~= ARGV[5] or r[2] ~= ARGV[6])
+local held = elsewhere and redis.call('EXISTS', ARGV[8] .. r[1]) == 1
+if cur and cur ~= ARGV[2] then
+  if held then return 'other' end
   return 'superseded'
 end
 if not cur then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-elseif redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+elseif redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 local t = redis.call('TIME')
-redis.call('ZADD', KEYS[2], 'GT', t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[2], ARGV[3])
-if #KEYS < 4 then return 'ok' end
+redis.call('ZADD', KEYS[3], 'GT', t[1] * 1000 + math.floor(t[2] / 1000) + ARGV[3], ARGV[4])
+if #KEYS < 5 then return 'ok' end
 if elsewhere then
-  if r[3] == ARGV[1] then return 'other' end
-  redis.call('PUBLISH', KEYS[3], cjson.encode({account = ARGV[3], session = r[3], reason = ARGV[6]}))
+  if r[3] ~= ARGV[2] then
+    redis.call('PUBLISH', KEYS[4], cjson.encode({account = ARGV[4], session = r[3], reason = ARGV[7]}))
+  elseif held then
+    return 'other'
+  end
 end
-redis.call('HSET', KEYS[4], 'shard', ARGV[4], 'room', ARGV[5], 'sess', ARGV[1])
-redis.call('PEXPIRE', KEYS[4], ARGV[2])
+redis.call('HSET', KEYS[5], 'shard', ARGV[5], 'room', ARGV[6], 'sess', ARGV[2])
+redis.call('PEXPIRE', KEYS[5], ARGV[3])
 return 'ok'
 `)
 
@@ -239,32 +264,43 @@ return 'ok'
 // re-asserts in 40 round trips, none of which holds Redis for long.
 const refreshBatch = 500
 
-func (r *Redis) Refresh(ctx context.Context, holds []Hold, ttl time.Duration) ([]error, error) {
-	if err := validateHolds(holds, ttl); err != nil {
-		return nil, err
+func (r *Redis) Refresh(ctx context.Context, beat Beat, holds []Hold, ttl time.Duration) ([]error, bool, error) {
+	if err := validateRefresh(beat, holds, ttl); err != nil {
+		return nil, false, err
 	}
 	errs := make([]error, len(holds))
-	for start := 0; start < len(holds); start += refreshBatch {
+	lapsed := false
+	// Every batch beats first; the first one, made even with no holds, tells
+	// whether the liveness had lapsed.
+	for start := 0; start == 0 || start < len(holds); start += refreshBatch {
 		batch := holds[start:min(start+refreshBatch, len(holds))]
-		if err := r.refresh(ctx, batch, ttl, errs[start:]); err != nil {
-			return nil, err
+		l, err := r.refresh(ctx, beat, batch, ttl, errs[start:])
+		if err != nil {
+			return nil, false, err
+		}
+		if start == 0 {
+			lapsed = l
 		}
 	}
-	return errs, nil
+	return errs, lapsed, nil
 }
 
-func (r *Redis) refresh(ctx context.Context, holds []Hold, ttl time.Duration, errs []error) error {
+// refresh runs refreshScript for the beat alone, then once per hold, in one
+// pipeline, and answers whether the beat found the shard's liveness lapsed.
+func (r *Redis) refresh(ctx context.Context, beat Beat, holds []Hold, ttl time.Duration, errs []error) (bool, error) {
+	alive := beat.Alive.Milliseconds()
 	run := func() ([]*redis.Cmd, error) {
-		cmds := make([]*redis.Cmd, len(holds))
+		cmds := make([]*redis.Cmd, len(holds)+1)
 		_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			cmds[0] = refreshScript.EvalSha(ctx, p, []string{r.aliveKey(beat.Shard)}, alive)
 			for i, h := range holds {
-				keys := []string{r.sessionKey(h.Account), r.sessionsKey()}
-				args := []any{h.Session, ttl.Milliseconds(), h.Account}
+				keys := []string{r.aliveKey(beat.Shard), r.sessionKey(h.Account), r.sessionsKey()}
+				args := []any{alive, h.Session, ttl.Milliseconds(), h.Account}
 				if h.Game != "" {
 					keys = append(keys, r.kickChannel(), r.roomKey(h.Account, h.Game))
-					args = append(args, h.Room.Shard, h.Room.Room, MovedReason)
+					args = append(args, h.Room.Shard, h.Room.Room, MovedReason, r.aliveKeys())
 				}
-				cmds[i] = refreshScript.EvalSha(ctx, p, keys, args...)
+				cmds[i+1] = refreshScript.EvalSha(ctx, p, keys, args...)
 			}
 			return nil
 		})
@@ -274,14 +310,22 @@ func (r *Redis) refresh(ctx context.Context, holds []Hold, ttl time.Duration, er
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// A Redis that restarted has forgotten the script: load it, once.
 		if lerr := refreshScript.Load(ctx, r.c).Err(); lerr != nil {
-			return unavailable(ctx, lerr)
+			return false, unavailable(ctx, lerr)
 		}
 		cmds, err = run()
 	}
 	if err != nil {
-		return unavailable(ctx, err)
+		return false, unavailable(ctx, err)
 	}
-	for i, cmd := range cmds {
+	lapsed := false
+	switch res, _ := cmds[0].Text(); res {
+	case "ok":
+	case "lapsed":
+		lapsed = true
+	default:
+		return false, fmt.Errorf("presence: unexpected beat result %q", res)
+	}
+	for i, cmd := range cmds[1:] {
 		switch res, _ := cmd.Text(); res {
 		case "ok":
 		case "superseded":
@@ -292,7 +336,7 @@ func (r *Redis) refresh(ctx context.Context, holds []Hold, ttl time.Duration, er
 			errs[i] = fmt.Errorf("presence: unexpected refresh result %q", res)
 		}
 	}
-	return nil
+	return lapsed, nil
 }
 
 type kickJSON struct {

@@ -73,6 +73,7 @@ func TestRedisGoesAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	where := presence.RoomKey{Shard: "ddz-0", Room: 1}
+	beat := presence.Beat{Shard: where.Shard, Alive: time.Hour}
 	s.Login(ctx, "a", "s1", time.Hour)
 	if err := s.EnterRoom(ctx, "a", "s1", "ddz", where, time.Hour); err != nil {
 		t.Fatal(err)
@@ -81,7 +82,7 @@ func TestRedisGoesAway(t *testing.T) {
 	srv.Stop()
 	for name, err := range map[string]error{
 		"login":   second(s.Login(ctx, "a", "s2", time.Hour)),
-		"refresh": second(s.Refresh(ctx, []presence.Hold{{Account: "a", Session: "s1"}}, time.Hour)),
+		"refresh": third(s.Refresh(ctx, beat, []presence.Hold{{Account: "a", Session: "s1"}}, time.Hour)),
 		"enter":   s.EnterRoom(ctx, "a", "s1", "ddz", where, time.Hour),
 		"peers":   second(s.Peers(ctx)),
 		"ping":    s.Ping(ctx),
@@ -96,10 +97,16 @@ func TestRedisGoesAway(t *testing.T) {
 	}
 
 	srv.Restart()
-	// The holders' heartbeats restore what the empty Redis lost.
+	// The holders' heartbeats restore what the empty Redis lost, and learn
+	// that their liveness was lost with it.
 	held := []presence.Hold{{Account: "a", Session: "s1", Game: "ddz", Room: where}}
+	answered := false
 	storetest.Eventually(t, "refresh to succeed after restart", func() bool {
-		errs, err := s.Refresh(ctx, held, time.Hour)
+		errs, lapsed, err := s.Refresh(ctx, beat, held, time.Hour)
+		if err == nil && !answered && !lapsed {
+			t.Fatal("the first refresh after the restart did not say the liveness had lapsed")
+		}
+		answered = answered || err == nil
 		return err == nil && errs[0] == nil
 	})
 	if got, ok, _ := s.RoomOf(ctx, "a", "ddz"); !ok || got != where {
@@ -133,6 +140,8 @@ func TestRedisGoesAway(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+func third[T, U any](_ T, _ U, err error) error { return err }
 
 // TestRedisKickLostWhileUnsubscribed: a kick published while the
 // subscriber's connection is cut is lost, and the subscriber is told so

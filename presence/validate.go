@@ -52,6 +52,23 @@ func validatePeer(p Peer, ttl time.Duration) error {
 	return nil
 }
 
+// validateRefresh also rejects a hold seated at another shard than the
+// beat's: a shard re-asserts only its own entries.
+func validateRefresh(beat Beat, holds []Hold, ttl time.Duration) error {
+	switch {
+	case beat.Shard == "":
+		return errors.New("presence: refresh without a shard")
+	case beat.Alive < time.Millisecond:
+		return fmt.Errorf("presence: alive %v is under a millisecond", beat.Alive)
+	}
+	for _, h := range holds {
+		if h.Game != "" && h.Room.Shard != beat.Shard {
+			return fmt.Errorf("presence: shard %q refreshes a hold at shard %q", beat.Shard, h.Room.Shard)
+		}
+	}
+	return validateHolds(holds, ttl)
+}
+
 func validateHolds(holds []Hold, ttl time.Duration) error {
 	for _, h := range holds {
 		if err := validate(h.Account, h.Session, ttl); err != nil {

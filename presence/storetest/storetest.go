@@ -40,6 +40,8 @@ func Run(t *testing.T, newStore func(t *testing.T) presence.Store) {
 		{"StaleEntryYieldsToNewSession", testStaleEntryYields},
 		{"RoomEntryExpiresWithoutHeartbeat", testRoomExpires},
 		{"RefreshRoom", testRefreshRoom},
+		{"DeadShardEntryReleased", testDeadShardReleased},
+		{"AliveShardKeepsEntry", testAliveShardKeeps},
 		{"GamesAreIndependent", testGamesIndependent},
 		{"ConcurrentEnterOneWins", testConcurrentEnter},
 		{"ConcurrentLoginsOneLive", testConcurrentLogins},
@@ -205,10 +207,17 @@ func seated(account, session, game string, where presence.RoomKey) presence.Hold
 	return presence.Hold{Account: account, Session: session, Game: game, Room: where}
 }
 
-// refresh runs one Refresh and returns its per-hold errors.
+// refresh runs one Refresh of the holds' shard ("ddz-0" if none is seated),
+// which stays alive long, and returns its per-hold errors.
 func refresh(t *testing.T, s presence.Store, ttl time.Duration, holds ...presence.Hold) []error {
 	t.Helper()
-	errs, err := s.Refresh(ctx(t), holds, ttl)
+	beat := presence.Beat{Shard: "ddz-0", Alive: long}
+	for _, h := range holds {
+		if h.Game != "" {
+			beat.Shard = h.Room.Shard
+		}
+	}
+	errs, _, err := s.Refresh(ctx(t), beat, holds, ttl)
 	must(t, err)
 	if len(errs) != len(holds) {
 		t.Fatalf("Refresh answered %d results for %d holds", len(errs), len(holds))
@@ -249,7 +258,7 @@ func testRefresh(t *testing.T, s presence.Store) {
 			t.Fatalf("%s: live session %q after heartbeats, want %q", account, cur, want)
 		}
 	}
-	if errs, err := s.Refresh(c, nil, long); err != nil || len(errs) != 0 {
+	if errs, _, err := s.Refresh(c, presence.Beat{Shard: "ddz-0", Alive: long}, nil, long); err != nil || len(errs) != 0 {
 		t.Fatalf("empty refresh: %v %v", errs, err)
 	}
 }
@@ -275,6 +284,7 @@ func testEnterRoom(t *testing.T, s presence.Store) {
 	here := presence.RoomKey{Shard: "ddz-0", Room: 3}
 	there := presence.RoomKey{Shard: "ddz-1", Room: 51}
 	must(t, second(s.Login(c, "a", "s1", long)))
+	beat(t, s, here.Shard, long)
 	must(t, s.EnterRoom(c, "a", "s1", "ddz", here, long))
 	must(t, s.EnterRoom(c, "a", "s1", "ddz", here, long)) // reconnect
 	if err := s.EnterRoom(c, "a", "s1", "ddz", there, long); !errors.Is(err, presence.ErrInOtherRoom) {
@@ -412,6 +422,9 @@ func testConcurrentEnter(t *testing.T, s presence.Store) {
 	c := ctx(t)
 	must(t, second(s.Login(c, "a", "s1", long)))
 	const n = 16
+	for i := range n {
+		beat(t, s, fmt.Sprintf("ddz-%d", i), long)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
@@ -507,6 +520,7 @@ func testKicksEnd(t *testing.T, s presence.Store) {
 func testBadArguments(t *testing.T, s presence.Store) {
 	c := ctx(t)
 	k := presence.RoomKey{Shard: "x", Room: 1}
+	b := presence.Beat{Shard: "x", Alive: long}
 	tests := []struct {
 		name string
 		err  error
@@ -514,13 +528,16 @@ func testBadArguments(t *testing.T, s presence.Store) {
 		{"login empty account", second(s.Login(c, "", "s", long))},
 		{"login empty session", second(s.Login(c, "a", "", long))},
 		{"login zero ttl", second(s.Login(c, "a", "s", 0))},
-		{"refresh empty session", second(s.Refresh(c, []presence.Hold{hold("a", "")}, long))},
+		{"refresh empty session", third(s.Refresh(c, b, []presence.Hold{hold("a", "")}, long))},
+		{"refresh no shard", third(s.Refresh(c, presence.Beat{Alive: long}, nil, long))},
+		{"refresh zero alive", third(s.Refresh(c, presence.Beat{Shard: "x"}, nil, long))},
+		{"refresh another shard's hold", third(s.Refresh(c, presence.Beat{Shard: "y", Alive: long}, []presence.Hold{seated("a", "s", "g", k)}, long))},
 		{"enter empty game", s.EnterRoom(c, "a", "s", "", k, long)},
 		{"enter empty session", s.EnterRoom(c, "a", "", "g", k, long)},
 		{"enter room 0", s.EnterRoom(c, "a", "s", "g", presence.RoomKey{Shard: "x"}, long)},
 		{"enter no shard", s.EnterRoom(c, "a", "s", "g", presence.RoomKey{Room: 1}, long)},
-		{"refresh zero ttl", second(s.Refresh(c, []presence.Hold{seated("a", "s", "g", k)}, 0))},
-		{"refresh room 0", second(s.Refresh(c, []presence.Hold{seated("a", "s", "g", presence.RoomKey{Shard: "x"})}, long))},
+		{"refresh zero ttl", third(s.Refresh(c, b, []presence.Hold{seated("a", "s", "g", k)}, 0))},
+		{"refresh room 0", third(s.Refresh(c, b, []presence.Hold{seated("a", "s", "g", presence.RoomKey{Shard: "x"})}, long))},
 		{"advertise no name", s.Advertise(c, presence.Peer{Address: "http://x"}, long)},
 		{"advertise no address", s.Advertise(c, presence.Peer{Name: "x"}, long)},
 	}
@@ -537,6 +554,8 @@ func testBadArguments(t *testing.T, s presence.Store) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+func third[T, U any](_ T, _ U, err error) error { return err }
 
 // SessionCounter is implemented by stores that count live sessions.
 type SessionCounter interface {
