@@ -365,7 +365,7 @@ func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labe
 			PeriodSeconds: period, FailureThreshold: 3, TimeoutSeconds: 2,
 		}
 	}
-	noEscalation := false
+	noEscalation, nonRoot := false, true
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: hall.Namespace},
 		Spec: appsv1.DeploymentSpec{
@@ -375,6 +375,8 @@ func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labe
 				ObjectMeta: metav1.ObjectMeta{Labels: lbl},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: name,
+					// Pod Security "restricted" admits the hall pods (the image runs as 65532).
+					SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &nonRoot, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 					Containers: []corev1.Container{{
 						Name:  "hall",
 						Image: image,

@@ -64,6 +64,8 @@ func TestHallChildrenAndStatus(t *testing.T) {
 	g.Expect(*d.Spec.Replicas).To(Equal(int32(2)))
 	pod := d.Spec.Template.Spec
 	g.Expect(pod.ServiceAccountName).To(Equal(name))
+	g.Expect(*pod.SecurityContext.RunAsNonRoot).To(BeTrue())
+	g.Expect(pod.SecurityContext.SeccompProfile.Type).To(Equal(corev1.SeccompProfileTypeRuntimeDefault))
 	c := pod.Containers[0]
 	inCluster := "http://" + name + "." + ns + ".svc:9000"
 	g.Expect(c.Args).To(Equal([]string{"hall", "--listen=:8080", "--namespace=" + ns, "--name=$(POD_NAME)",
@@ -175,6 +177,38 @@ func TestHallRefusesToAdopt(t *testing.T) {
 		g.Expect(metav1.IsControlledBy(&d, h)).To(BeTrue())
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
 		g.Expect(condition(h.Status.Conditions, gamehallv1.ConditionReady).Reason).To(Equal(gamehallv1.ReasonDeploymentUnavailable))
+	}).Should(Succeed())
+}
+
+// A RoleBinding an older operator made (of a Role of the Hall's own) is
+// replaced by one of ClusterRole gamehall-hall: roleRef cannot be updated.
+func TestHallReplacesRoleBindingOfOlderOperator(t *testing.T) {
+	ctx, ns, g := setupWithoutHall(t)
+	h := hall(ns)
+	g.Expect(env.Client.Create(ctx, h)).To(Succeed())
+	name := HallChildName("main")
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	var rb rbacv1.RoleBinding
+	g.Eventually(func() error { return env.Client.Get(ctx, key, &rb) }).Should(Succeed())
+
+	// What the previous version wrote, controlled by the Hall.
+	old := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, OwnerReferences: rb.OwnerReferences},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects: rb.Subjects}
+	g.Eventually(func(g Gomega) {
+		cur := &rbacv1.RoleBinding{}
+		if err := env.Client.Get(ctx, key, cur); err == nil && cur.RoleRef.Kind == "ClusterRole" {
+			g.Expect(client.IgnoreNotFound(env.Client.Delete(ctx, cur))).To(Succeed())
+		}
+		o := old.DeepCopy()
+		g.Expect(env.Client.Create(ctx, o)).To(Succeed()) // may race the operator's re-creation: try again
+		old = o
+	}).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, key, &rb)).To(Succeed())
+		g.Expect(rb.UID).NotTo(Equal(old.UID))
+		g.Expect(rb.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: HallClusterRole}))
+		g.Expect(metav1.IsControlledBy(&rb, h)).To(BeTrue())
 	}).Should(Succeed())
 }
 
