@@ -53,6 +53,7 @@ var (
 	redisAddr    = flag.String("redis", "", "presence Redis of a running shard (without --spawn)")
 	dialers      = flag.Int("dialers", 64, "concurrent connection set-ups")
 	chatOnly     = flag.Bool("chat-only", false, "players enter their room and only chat (no tables): the shard's cost per delivered message, e.g. --players 1200 --chat-interval 5s")
+	shardCPUs    = flag.String("shard-cpus", "", "with --spawn: run the shard under `taskset -c` on these CPUs (pin shardload itself elsewhere: taskset -c 1 shardload --shard-cpus 0)")
 	perfStat     = flag.Bool("perf", false, "count the shard's system calls and context switches in the window with `perf stat` (needs perf and --spawn)")
 )
 
@@ -229,9 +230,14 @@ func main() {
 		must(rs.Start())
 		defer rs.Process.Kill()
 		*redisAddr = "127.0.0.1:" + strconv.Itoa(rport)
-		gs := exec.Command(*spawn, "gameserver", "--rooms", strconv.Itoa(rooms), "--room-capacity", strconv.Itoa(*capacity),
+		args := []string{*spawn, "gameserver", "--rooms", strconv.Itoa(rooms), "--room-capacity", strconv.Itoa(*capacity),
 			"--tables-per-room", strconv.Itoa(*tablesPer), "--port", strconv.Itoa(pport), "--internal-port", strconv.Itoa(iport),
-			"--signing-keys", *keyDir, "--redis", *redisAddr, "--turn-timeout", "30s")
+			"--signing-keys", *keyDir, "--redis", *redisAddr, "--turn-timeout", "30s"}
+		if *shardCPUs != "" {
+			// taskset execs the shard in its own process, so the pid is the shard's.
+			args = append([]string{"taskset", "-c", *shardCPUs}, args...)
+		}
+		gs := exec.Command(args[0], args[1:]...)
 		gs.Stderr = os.Stderr
 		must(gs.Start())
 		defer gs.Process.Kill()
