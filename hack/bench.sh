@@ -51,7 +51,7 @@ declare -A R # results
 
 if want hall; then
 	log "hall: $watchers watchers of a 1,000-room region at 5,000 seat changes/s, 10 s"
-	"$bins/hallload" serve -rooms 1000 -changes 5000 -delay 25s >"$out/hall-serve.out" 2>"$out/hall-serve.err" &
+	"$bins/hallload" serve -rooms 1000 -changes 5000 -delay 15s >"$out/hall-serve.out" 2>"$out/hall-serve.err" &
 	pids+=($!)
 	for _ in $(seq 100); do [[ -s $out/hall-serve.out ]] && break; sleep 0.1; done
 	url=$(head -1 "$out/hall-serve.out")
@@ -126,9 +126,9 @@ commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bin' || echo
 echo
 echo "make bench — commit $commit, $(date -u +%Y-%m-%dT%H:%MZ), $ncpu CPUs, loadavg $(cut -d' ' -f1-3 /proc/loadavg), outputs in $out/"
 echo
-printf '| %-8s | %-72s | %-12s | %-10s |\n' area figure measured target
-printf '| %-8s | %-72s | %-12s | %-10s |\n' -------- "$(printf '%.0s-' {1..72})" ------------ ----------
-row() { printf '| %-8s | %-72s | %-12s | %-10s |\n' "$1" "$2" "$3" "$4"; }
+echo "| area | figure | measured | target |"
+echo "| --- | --- | --- | --- |"
+row() { echo "| $1 | $2 | $3 | $4 |"; }
 if want hall; then
 	row hall "$watchers watchers, 5,000 changes/s: p99 change→watcher" "$(v hall_p99)" "≤ 1s"
 	row hall "hall CPU per message delivered ($(v hall_msgs) messages/s)" "$(v hall_cpu) µs" ""
