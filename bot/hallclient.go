@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -23,6 +24,9 @@ import (
 type hallClient struct {
 	base string
 	http *http.Client
+
+	mu       sync.Mutex
+	sessions map[string]string // account → session of its last login
 }
 
 // APIError is a login or hall error answer.
@@ -42,7 +46,7 @@ func newHallClient(base string) *hallClient {
 	}
 	// No Client.Timeout: the WebSocket dialer refuses one; every call has a
 	// context deadline instead.
-	return &hallClient{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}}
+	return &hallClient{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, sessions: map[string]string{}}
 }
 
 func (h *hallClient) close() { h.http.CloseIdleConnections() }
@@ -56,9 +60,13 @@ func apiError(resp *http.Response) error {
 	return &APIError{resp.StatusCode, "", strings.TrimSpace(string(b))}
 }
 
-// login logs account in as a guest.
+// login logs account in as a guest, naming the session of its last login
+// (a guest name in use is refused to anyone else).
 func (h *hallClient) login(ctx context.Context, account string) (login.Response, error) {
-	body, _ := json.Marshal(login.Request{Account: account})
+	h.mu.Lock()
+	last := h.sessions[account]
+	h.mu.Unlock()
+	body, _ := json.Marshal(login.Request{Account: account, Session: last})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base+"/v1/login", bytes.NewReader(body))
 	if err != nil {
 		return login.Response{}, err
@@ -79,6 +87,9 @@ func (h *hallClient) login(ctx context.Context, account string) (login.Response,
 	if out.Ticket == "" {
 		return login.Response{}, errors.New("login answer without a ticket")
 	}
+	h.mu.Lock()
+	h.sessions[account] = out.Session
+	h.mu.Unlock()
 	return out, nil
 }
 

@@ -13,8 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/netip"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -41,17 +42,44 @@ type Config struct {
 	// HallURL is this replica's base URL for clients, listed first among
 	// the hall endpoints in answers (e.g. "http://127.0.0.1:8080").
 	HallURL string
-	// AccountBurst/AccountEvery: failed logins allowed per account before
-	// 429, and the refill period (defaults 5, 1 minute).
-	AccountBurst int
-	AccountEvery time.Duration
-	// AddressBurst/AddressEvery: likewise per client address (defaults 20, 3s).
+	// GuestSessionTTL is how long presence keeps a guest's session nobody
+	// touches (default TicketTTL): a guest's name is free again soon after
+	// its ticket expires, unless a shard still holds its player.
+	GuestSessionTTL time.Duration
+
+	// Limits on password attempts, kept in the presence store so that all
+	// replicas share them, and taken before the password is checked (see
+	// presence.LoginLimits). A success gives its tokens back.
+	// PairBurst/PairEvery: one account from one address (defaults 5, 1
+	// minute). A victim's own address keeps its own budget.
+	PairBurst int
+	PairEvery time.Duration
+	// AddressBurst/AddressEvery: one address, any account (defaults 20, 3s).
 	AddressBurst int
 	AddressEvery time.Duration
+	// AccountBurst/AccountEvery: one account from addresses that have not
+	// logged into it within KnownAddressFor (defaults 30, 10s; 30 days);
+	// past the burst an attempt waits for its token up to AccountMaxDelay
+	// (default 5s), and only beyond is refused.
+	AccountBurst    int
+	AccountEvery    time.Duration
+	AccountMaxDelay time.Duration
+	KnownAddressFor time.Duration
+	// GuestBurst/GuestEvery: new guest sessions per address (defaults 200,
+	// 1s): each holds a name and a session in presence.
+	GuestBurst int
+	GuestEvery time.Duration
 	// SignupBurst/SignupEvery: sign-up attempts allowed per client address,
 	// and the refill period (defaults 5, 10 minutes).
 	SignupBurst int
 	SignupEvery time.Duration
+	// BcryptConcurrency password hashes run at once (default GOMAXPROCS),
+	// BcryptQueue more wait (default 4×); past that, 503 LOGIN_BUSY.
+	BcryptConcurrency int
+	BcryptQueue       int
+	// TrustedProxies: peers whose X-Forwarded-For names the client (see
+	// clientAddr); from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
 	// BcryptCost hashes new passwords (default bcrypt.DefaultCost).
 	BcryptCost int
 }
@@ -62,23 +90,29 @@ func (c *Config) defaults() {
 			*d = v
 		}
 	}
+	defN := func(n *int, v int) {
+		if *n <= 0 {
+			*n = v
+		}
+	}
 	def(&c.TicketTTL, time.Hour)
 	def(&c.SessionTTL, 12*time.Hour)
-	def(&c.AccountEvery, time.Minute)
+	def(&c.GuestSessionTTL, c.TicketTTL)
+	defN(&c.PairBurst, 5)
+	def(&c.PairEvery, time.Minute)
+	defN(&c.AddressBurst, 20)
 	def(&c.AddressEvery, 3*time.Second)
+	defN(&c.AccountBurst, 30)
+	def(&c.AccountEvery, 10*time.Second)
+	def(&c.AccountMaxDelay, 5*time.Second)
+	def(&c.KnownAddressFor, 30*24*time.Hour)
+	defN(&c.GuestBurst, 200)
+	def(&c.GuestEvery, time.Second)
+	defN(&c.SignupBurst, 5)
 	def(&c.SignupEvery, 10*time.Minute)
-	if c.SignupBurst <= 0 {
-		c.SignupBurst = 5
-	}
-	if c.BcryptCost <= 0 {
-		c.BcryptCost = bcrypt.DefaultCost
-	}
-	if c.AccountBurst <= 0 {
-		c.AccountBurst = 5
-	}
-	if c.AddressBurst <= 0 {
-		c.AddressBurst = 20
-	}
+	defN(&c.BcryptCost, bcrypt.DefaultCost)
+	defN(&c.BcryptConcurrency, runtime.GOMAXPROCS(0))
+	defN(&c.BcryptQueue, 4*c.BcryptConcurrency)
 }
 
 // Deps are the parts the service uses.
@@ -88,19 +122,20 @@ type Deps struct {
 	Accounts *Accounts // nil: no accounts file; with Store, only imported into it
 	// Store is the accounts database: logins are checked against it and
 	// sign-up writes to it. Nil: the accounts file (or guests) only.
-	Store   store.Accounts
+	Store store.Accounts
+	// Limiter keeps the login limits (nil: Presence, when it is one).
+	Limiter presence.Limiter
 	Log     logr.Logger
 	Metrics prometheus.Registerer // nil: metrics are not registered
 }
 
 // Server is the login service.
 type Server struct {
-	cfg     Config
-	deps    Deps
-	acct    *failLimiter
-	addr    *failLimiter
-	signups *failLimiter // per address, every attempt
-	m       metrics
+	cfg    Config
+	deps   Deps
+	lim    presence.Limiter
+	hashes *hashing
+	m      metrics
 
 	peersMu sync.Mutex
 	peers   []string
@@ -110,6 +145,7 @@ type Server struct {
 type metrics struct {
 	logins   *prometheus.CounterVec
 	signups  *prometheus.CounterVec
+	limited  *prometheus.CounterVec
 	duration prometheus.Histogram
 }
 
@@ -121,6 +157,8 @@ const (
 	ResultRateLimited = "rate_limited"
 	ResultDisabled    = "disabled"
 	ResultUnavailable = "unavailable"
+	ResultBusy        = "busy"
+	ResultNameInUse   = "name_in_use"
 	ResultError       = "error"
 )
 
@@ -136,12 +174,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Accounts == nil && deps.Store == nil && !cfg.Guest {
 		return nil, errors.New("login: no accounts database, no accounts file and no guest mode: nobody could log in")
 	}
+	lim := deps.Limiter
+	if lim == nil {
+		lim, _ = deps.Presence.(presence.Limiter)
+	}
+	if lim == nil {
+		return nil, errors.New("login: no limiter: the presence store keeps none, and Deps.Limiter is unset")
+	}
 	s := &Server{
-		cfg:     cfg,
-		deps:    deps,
-		acct:    newFailLimiter(cfg.AccountBurst, cfg.AccountEvery),
-		addr:    newFailLimiter(cfg.AddressBurst, cfg.AddressEvery),
-		signups: newFailLimiter(cfg.SignupBurst, cfg.SignupEvery),
+		cfg:    cfg,
+		deps:   deps,
+		lim:    lim,
+		hashes: newHashing(cfg.BcryptConcurrency, cfg.BcryptQueue),
 		m: metrics{
 			logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Name: "gamehall_logins_total", Help: "Login attempts by result.",
@@ -149,18 +193,24 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			signups: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Name: "gamehall_signups_total", Help: "Sign-up attempts (POST /v1/accounts) by result.",
 			}, []string{"result"}),
+			limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "gamehall_login_limited_total", Help: "Login and sign-up requests refused or slowed, by the limit (pair: account+address, address, account, slowed, guest, signup, busy: bcrypt slots).",
+			}, []string{"limit"}),
 			duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 				Name: "gamehall_login_duration_seconds", Help: "Time to answer a login.",
 				Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 			}),
 		},
 	}
-	for _, r := range []string{ResultOK, ResultBadRequest, ResultBadPassword, ResultRateLimited, ResultDisabled, ResultUnavailable, ResultError} {
+	for _, r := range []string{ResultOK, ResultBadRequest, ResultBadPassword, ResultRateLimited, ResultDisabled, ResultUnavailable, ResultBusy, ResultNameInUse, ResultError} {
 		s.m.logins.WithLabelValues(r) // export zeros
 		s.m.signups.WithLabelValues(r)
 	}
+	for _, l := range limitedLabels {
+		s.m.limited.WithLabelValues(l)
+	}
 	if deps.Metrics != nil {
-		for _, c := range []prometheus.Collector{s.m.logins, s.m.signups, s.m.duration} {
+		for _, c := range []prometheus.Collector{s.m.logins, s.m.signups, s.m.limited, s.m.duration} {
 			if err := deps.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("login: metrics: %w", err)
 			}
@@ -187,6 +237,9 @@ func (s *Server) Handler() http.Handler {
 type Request struct {
 	Account  string `json:"account"`
 	Password string `json:"password,omitempty"`
+	// Session: a guest logging in again under its name names the session
+	// of its live login (a name in use is refused to anyone else).
+	Session string `json:"session,omitempty"`
 }
 
 // Response is the answer to a successful login.
@@ -223,14 +276,6 @@ func DecodeRequest(r io.Reader) (Request, error) {
 	return req, nil
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	result := s.login(w, r)
@@ -253,39 +298,34 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) string {
 		WriteError(w, http.StatusBadRequest, CodeInvalidAccountName, err.Error())
 		return ResultBadRequest
 	}
-	addr := clientAddr(r)
-	if d := max(s.acct.Blocked(req.Account), s.addr.Blocked(addr)); d > 0 {
-		WriteRetryError(w, http.StatusTooManyRequests, CodeRateLimited, "too many failed logins; try again later", d)
-		return ResultRateLimited
-	}
-	switch err := s.authenticate(r.Context(), req); {
-	case errors.Is(err, ErrDisabled):
-		WriteError(w, http.StatusForbidden, CodeAccountDisabled, err.Error())
-		return ResultDisabled
-	case errors.Is(err, store.ErrUnavailable) || (err != nil && !errors.Is(err, ErrBadPassword)):
-		return s.storeFailed(w, err, req.Account)
-	case err != nil:
-		s.acct.Fail(req.Account)
-		s.addr.Fail(addr)
-		WriteError(w, http.StatusUnauthorized, CodeInvalidCredentials, err.Error())
-		return ResultBadPassword
+	addr := s.clientAddr(r)
+	guest := s.cfg.Guest && req.Password == ""
+	expect, res, ok := s.admitAndCheck(w, r, req, addr, guest)
+	if !ok {
+		return res
 	}
 	session, err := newSessionID()
 	if err != nil {
 		WriteError(w, http.StatusInternalServerError, CodeInternal, "cannot make a session id")
 		return ResultError
 	}
-	prev, err := s.deps.Presence.Login(r.Context(), req.Account, session, s.cfg.SessionTTL)
-	if err != nil {
-		if errors.Is(err, presence.ErrUnavailable) {
-			s.deps.Log.Error(err, "login: presence unavailable", "account", req.Account)
-			WriteRetryError(w, http.StatusServiceUnavailable, CodePresenceUnavailable,
-				"the session store is unavailable; try again shortly", 2*time.Second)
-			return ResultUnavailable
+	var prev string
+	if guest {
+		var won bool
+		prev, won, err = s.deps.Presence.LoginIf(r.Context(), req.Account, session, expect, s.cfg.GuestSessionTTL)
+		if err == nil && !won {
+			return nameInUse(w, req.Account)
 		}
-		s.deps.Log.Error(err, "login: presence", "account", req.Account)
-		WriteError(w, http.StatusInternalServerError, CodeInternal, "recording the session failed")
-		return ResultError
+	} else {
+		prev, err = s.deps.Presence.Login(r.Context(), req.Account, session, s.cfg.SessionTTL)
+		if err == nil {
+			if lerr := s.lim.LoginSucceeded(r.Context(), req.Account, addr, s.cfg.loginLimits()); lerr != nil {
+				s.deps.Log.Error(lerr, "login: limiter", "account", req.Account) // the login stands
+			}
+		}
+	}
+	if err != nil {
+		return s.presenceFailed(w, err, req.Account)
 	}
 	tok, err := s.deps.Keys.Sign(ticket.Claims{Account: req.Account, Session: session, Role: ticket.RolePlayer}, s.cfg.TicketTTL)
 	if err != nil {
@@ -304,6 +344,36 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) string {
 		Halls:      s.halls(r.Context()),
 	})
 	return ResultOK
+}
+
+// admitAndCheck takes the attempt's place in the limits, then checks the
+// credentials within the bounded bcrypt work; on refusal it has answered.
+// For a guest it answers the live session the new one may replace.
+func (s *Server) admitAndCheck(w http.ResponseWriter, r *http.Request, req Request, addr string, guest bool) (expect, result string, ok bool) {
+	if guest {
+		if expect, result, ok = s.admitGuest(w, r, req, addr); !ok {
+			return "", result, false
+		}
+	} else if result, ok = s.admitPassword(w, r, req.Account, addr); !ok {
+		return "", result, false
+	}
+	release, ok := s.hashes.acquire(r.Context())
+	if !ok {
+		return "", s.busy(w), false
+	}
+	err := s.authenticate(r.Context(), req)
+	release()
+	switch {
+	case errors.Is(err, ErrDisabled):
+		WriteError(w, http.StatusForbidden, CodeAccountDisabled, err.Error())
+		return "", ResultDisabled, false
+	case errors.Is(err, store.ErrUnavailable) || (err != nil && !errors.Is(err, ErrBadPassword)):
+		return "", s.storeFailed(w, err, req.Account), false
+	case err != nil:
+		WriteError(w, http.StatusUnauthorized, CodeInvalidCredentials, err.Error())
+		return "", ResultBadPassword, false
+	}
+	return expect, "", true
 }
 
 var errGuestPassword = fmt.Errorf("%w: guest accounts take no password", ErrBadPassword)
@@ -336,7 +406,7 @@ func (s *Server) authenticateStore(ctx context.Context, req Request) error {
 	a, err := s.deps.Store.Account(ctx, req.Account)
 	if errors.Is(err, store.ErrNotFound) {
 		if !s.cfg.Guest {
-			bcrypt.CompareHashAndPassword(dummyHash(), []byte(req.Password))
+			compareHash(dummyHash(), req.Password)
 			return ErrBadPassword
 		}
 		a, err = s.deps.Store.ClaimGuest(ctx, req.Account)
@@ -344,17 +414,20 @@ func (s *Server) authenticateStore(ctx context.Context, req Request) error {
 	switch {
 	case err != nil:
 		return err
-	case a.Disabled:
-		return ErrDisabled
 	case a.PasswordHash != nil:
-		if bcrypt.CompareHashAndPassword(a.PasswordHash, []byte(req.Password)) != nil {
+		// The password first: whether an account exists or is disabled
+		// shows only to who knows its password.
+		if compareHash(a.PasswordHash, req.Password) != nil {
 			return ErrBadPassword
 		}
-		return nil
 	case !s.cfg.Guest:
-		return ErrBadPassword // a guest's name, and guests are off
+		compareHash(dummyHash(), req.Password) // a guest's name, and guests are off: as if unknown
+		return ErrBadPassword
 	case req.Password != "":
 		return errGuestPassword
+	}
+	if a.Disabled {
+		return ErrDisabled
 	}
 	return nil
 }

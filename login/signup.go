@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gamehall/gamehall/presence"
 	"github.com/gamehall/gamehall/store"
 )
 
@@ -108,12 +109,16 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) string {
 		WriteError(w, http.StatusNotImplemented, CodeSignupDisabled, "sign-up needs an accounts database (the Hall's login.accountsDatabase); ask the operators for an account")
 		return ResultBadRequest
 	}
-	addr := clientAddr(r)
-	if d := s.signups.Blocked(addr); d > 0 {
+	addr := s.clientAddr(r)
+	d, err := s.lim.Take(r.Context(), "signup:"+addr, presence.Rate{Burst: s.cfg.SignupBurst, Every: s.cfg.SignupEvery}) // every attempt counts
+	if err != nil {
+		return s.presenceFailed(w, err, "")
+	}
+	if d > 0 {
+		s.m.limited.WithLabelValues(limitedSignup).Inc()
 		WriteRetryError(w, http.StatusTooManyRequests, CodeRateLimited, "too many sign-ups from this address; try again later", d)
 		return ResultRateLimited
 	}
-	s.signups.Fail(addr) // every attempt counts
 	req, err := decodeSignup(r.Body)
 	if err != nil {
 		WriteError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
@@ -127,7 +132,12 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) string {
 		WriteError(w, http.StatusBadRequest, CodeWeakPassword, err.Error())
 		return ResultBadRequest
 	}
+	release, ok := s.hashes.acquire(r.Context())
+	if !ok {
+		return s.busy(w)
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), s.cfg.BcryptCost)
+	release()
 	if err != nil {
 		WriteError(w, http.StatusInternalServerError, CodeInternal, "hashing the password failed")
 		return ResultError

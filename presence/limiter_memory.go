@@ -161,10 +161,14 @@ func (m *Memory) LoginSucceeded(ctx context.Context, account, address string, l 
 	}
 	s, now := m.limiter(), m.now()
 	pk, ak, ck, kk := loginKeys(account, address)
-	for _, kr := range []struct {
+	refund := []struct {
 		key string
 		r   Rate
-	}{{pk, l.Pair}, {ak, l.Address}, {ck, l.Account}} {
+	}{{pk, l.Pair}, {ak, l.Address}, {ck, l.Account}}
+	if exp, ok := s.known[kk]; ok && now.Before(exp) {
+		refund = refund[:2] // a known address took no account token
+	}
+	for _, kr := range refund {
 		if _, ok := s.buckets[kr.key]; !ok {
 			continue // full
 		}

@@ -114,12 +114,14 @@ func (r *Redis) TakeLogin(ctx context.Context, account, address string, l LoginL
 	}
 }
 
-// loginSucceededScript: a token back to each of KEYS pair, address,
-// account that exists (an absent bucket is full); KEYS[4] known for
-// ARGV[7] ms.
+// loginSucceededScript: a token back to each of KEYS pair, address and
+// account (unless the address was known: the attempt took none there) that
+// exists (an absent bucket is full); KEYS[4] known for ARGV[7] ms.
 var loginSucceededScript = redis.NewScript(bucketLua + `
 local now = now_ms()
-for i = 1, 3 do
+local n = 3
+if redis.call('EXISTS', KEYS[4]) == 1 then n = 2 end
+for i = 1, n do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     local b, e = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
     local t = bucket(KEYS[i], b, e, now) + 1

@@ -56,6 +56,7 @@ func runHall(args []string) int {
 	advertise := fs.String("advertise-url", "", "base URL clients reach this replica at, published for redirects and in login answers")
 	ticketTTL := fs.Duration("ticket-ttl", time.Hour, "how long a login ticket is valid")
 	name := fs.String("name", defaultName(), "this replica's name among its peers")
+	trustedProxies := fs.String("trusted-proxies", os.Getenv("GAMEHALL_TRUSTED_PROXIES"), "comma-separated addresses and CIDR prefixes of the proxies (ingress, load balancer) whose X-Forwarded-For names the client for the login limits; from any other peer the header is ignored (env GAMEHALL_TRUSTED_PROXIES)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
@@ -118,7 +119,11 @@ func runHall(args []string) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ls, err := login.New(login.Config{TicketTTL: *ticketTTL, Guest: *guest, HallURL: *advertise},
+	proxies, err := login.ParseTrustedProxies(*trustedProxies)
+	if err != nil {
+		return fail("--trusted-proxies: %v", err)
+	}
+	ls, err := login.New(login.Config{TicketTTL: *ticketTTL, Guest: *guest, HallURL: *advertise, TrustedProxies: proxies},
 		login.Deps{Keys: keys, Presence: pres, Accounts: accts, Store: accountsStore, Log: log.WithName("login"), Metrics: reg})
 	if err != nil {
 		return fail("%v", err)

@@ -212,9 +212,14 @@ func testLoginAccountSlows(t *testing.T, l presence.Limiter) {
 	if v := take("10.9.0.4"); v.Refused != presence.LimitAccount || v.RetryAfter <= 0 {
 		t.Fatalf("fourth guesser: %+v", v)
 	}
-	// The victim's known address is not slowed at all.
+	// The victim's known address is not slowed at all, and its success
+	// gives the account no token it did not take.
 	if v := take("10.1.0.1"); v != (presence.LoginVerdict{}) {
 		t.Fatalf("victim from a known address: %+v", v)
+	}
+	must(t, l.LoginSucceeded(c, "acct", "10.1.0.1", lims))
+	if v := take("10.9.0.5"); v.Refused != presence.LimitAccount {
+		t.Fatalf("a guesser after the owner's success: %+v", v)
 	}
 }
 

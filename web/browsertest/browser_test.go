@@ -11,13 +11,14 @@
 package browsertest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,10 +341,17 @@ func TestBrowser(t *testing.T) {
 	writeFigures(t, weight)
 }
 
+// guestSessions: account → session of its last login (a guest name in use
+// is refused to a login that does not name its live session).
+var guestSessions sync.Map
+
 // playerTicket logs account in (as a guest) and returns its ticket.
 func playerTicket(t *testing.T, l *local.Local, account string) string {
 	t.Helper()
-	resp, err := http.Post(l.HallURL()+"/v1/login", "application/json", strings.NewReader(`{"account":"`+account+`"}`))
+	last, _ := guestSessions.Load(account)
+	s, _ := last.(string)
+	body, _ := json.Marshal(login.Request{Account: account, Session: s})
+	resp, err := http.Post(l.HallURL()+"/v1/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,6 +360,7 @@ func playerTicket(t *testing.T, l *local.Local, account string) string {
 	if err := json.NewDecoder(resp.Body).Decode(&lr); err != nil || lr.Ticket == "" {
 		t.Fatalf("logging %s in: %s, %v", account, resp.Status, err)
 	}
+	guestSessions.Store(account, lr.Session)
 	return lr.Ticket
 }
 

@@ -24,7 +24,7 @@ async function errorOf(resp) {
   return new APIError(resp.status, code, msg || resp.statusText, Number(resp.headers.get("Retry-After")) || 0);
 }
 
-// session: {account, ticket, expiresAt, hall} or null.
+// session: {account, session, ticket, expiresAt, hall} or null.
 export function session() {
   try {
     const s = JSON.parse(sessionStorage.getItem(KEY) || "null");
@@ -40,6 +40,14 @@ export function forget() { sessionStorage.removeItem(KEY); }
 export async function login(account, password) {
   const body = { account };
   if (password) body.password = password;
+  else {
+    // A guest's name in use is refused to anyone but its holder, who names
+    // the session of its last login (kept even after its ticket expired).
+    try {
+      const last = JSON.parse(sessionStorage.getItem(KEY) || "null");
+      if (last && last.account === account && last.session) body.session = last.session;
+    } catch { /* ignore */ }
+  }
   const resp = await fetch("/v1/login", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   });
@@ -47,7 +55,7 @@ export async function login(account, password) {
   const r = await resp.json();
   // The login answer lists the hall replicas, least loaded first.
   const hall = (r.halls && r.halls[0]) || location.origin;
-  const s = { account: r.account, ticket: r.ticket, expiresAt: r.expiresAt, hall: trimSlash(hall) };
+  const s = { account: r.account, session: r.session, ticket: r.ticket, expiresAt: r.expiresAt, hall: trimSlash(hall) };
   sessionStorage.setItem(KEY, JSON.stringify(s));
   return s;
 }
