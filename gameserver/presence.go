@@ -63,8 +63,13 @@ func (s *Server) presenceEnter(account, session string, r *Room) (pb.ErrorCode, 
 }
 
 func (s *Server) roomKey(r *Room) presence.RoomKey {
-	return presence.RoomKey{Shard: s.cfg.Shard, Room: int(r.num)}
+	return presence.RoomKey{Shard: s.presenceName(), Room: int(r.num)}
 }
+
+// presenceName is this process's identity in presence, "<shard>/<epoch>":
+// the GameServer that replaces a killed one serves the same shard (and
+// rooms), and must not keep the dead process's entries alive with its beats.
+func (s *Server) presenceName() string { return s.cfg.Shard + "/" + s.epoch }
 
 // presenceLeave removes the room entry; one presence did not take is owed
 // and retried by the heartbeat (until then the entry keeps the player from
@@ -206,7 +211,7 @@ func (s *Server) refreshNow() {
 
 // beat is what the shard's Refresh calls say of it.
 func (s *Server) beat() presence.Beat {
-	return presence.Beat{Shard: s.cfg.Shard, Alive: s.cfg.AliveTTL}
+	return presence.Beat{Shard: s.presenceName(), Alive: s.cfg.AliveTTL}
 }
 
 // aliveLoop beats every AliveTTL/3, the first time at once. Apart from the

@@ -53,7 +53,7 @@ func TestRedisRestartKeepsPlayers(t *testing.T) {
 	}
 
 	srv.Restart()
-	here := presence.RoomKey{Shard: "test-0", Room: 1}
+	here := placeOf(e, 1)
 	eventually(t, "the shard to re-assert a's session and room", func() bool {
 		cur, err1 := login.Session(ctx, "a")
 		where, ok, err2 := login.RoomOf(ctx, "a", "doudizhu")

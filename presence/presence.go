@@ -22,7 +22,7 @@ var (
 
 // RoomKey says where an account sits for one game.
 type RoomKey struct {
-	Shard string // shard identity, e.g. "doudizhu-zone1-south-0"
+	Shard string // the shard process's identity, e.g. "south-0/1765159200-0a1b2c3d4e5f" (see Beat)
 	Room  int    // global room number within the Region (1-based)
 }
 
@@ -46,7 +46,10 @@ type Hold struct {
 }
 
 // Beat is the shard a Refresh speaks for, and how long the store counts it
-// alive after the call (see Store.Refresh).
+// alive after the call (see Store.Refresh). Liveness is a process's: a
+// shard restarted or replaced under the same name must name itself anew
+// (the game server adds its epoch), or its beats would keep the dead
+// process's entries alive.
 type Beat struct {
 	Shard string        // RoomKey.Shard of the shard's entries
 	Alive time.Duration // a few of the shard's beat periods
