@@ -1,12 +1,15 @@
 package controllers
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
 
 	agonesv1 "github.com/gamehall/gamehall/api/agones/v1"
 	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
@@ -54,29 +57,11 @@ func databaseEnv(name string, d *gamehallv1.DatabaseSpec) corev1.EnvVar {
 // the Hall's signing-key Secret mounted read-only, and the environment the
 // game server reads (GAMEHALL_*, see cmd/gamehall/gameserver.go).
 func GameServerFor(shard *gamehallv1.RoomShard, t ShardTemplate, n int32) (*agonesv1.GameServer, error) {
-	tmpl := &corev1.PodTemplateSpec{}
-	if t.Pod != nil {
-		tmpl = t.Pod.DeepCopy()
-	}
-	if len(tmpl.Spec.Containers) == 0 {
-		if t.DefaultImage == "" {
-			return nil, fmt.Errorf("%w: Region %q has no containers and the operator no --gameserver-image", errTemplate, shard.Spec.Region)
-		}
-		tmpl.Spec.Containers = []corev1.Container{{Name: GameServerContainer, Image: t.DefaultImage, Args: []string{"gameserver"}}}
-	}
-	ci := 0
-	for i, c := range tmpl.Spec.Containers {
-		if c.Name == GameServerContainer {
-			ci = i
-		}
+	tmpl, ci, err := t.pod(shard.Spec.Region)
+	if err != nil {
+		return nil, err
 	}
 	c := &tmpl.Spec.Containers[ci]
-	if c.Image == "" {
-		c.Image = t.DefaultImage
-	}
-	if c.Image == "" {
-		return nil, fmt.Errorf("%w: container %q has no image", errTemplate, c.Name)
-	}
 	// The shard verifies tickets with the keys its Hall signs with.
 	setVolume(&tmpl.Spec, corev1.Volume{Name: signingKeysVolume,
 		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: t.Settings.SigningKeySecret}}})
@@ -106,9 +91,10 @@ func GameServerFor(shard *gamehallv1.RoomShard, t ShardTemplate, n int32) (*agon
 	setPort(c, corev1.ContainerPort{Name: InternalPortName, ContainerPort: InternalPort, Protocol: corev1.ProtocolTCP})
 
 	labels := map[string]string{
-		gamehallv1.LabelRegion:     shard.Spec.Region,
-		gamehallv1.LabelShardIndex: strconv.Itoa(int(shard.Spec.Index)),
-		gamehallv1.LabelRoomShard:  shard.Name,
+		gamehallv1.LabelRegion:       shard.Spec.Region,
+		gamehallv1.LabelShardIndex:   strconv.Itoa(int(shard.Spec.Index)),
+		gamehallv1.LabelRoomShard:    shard.Name,
+		gamehallv1.LabelTemplateHash: t.Hash(),
 	}
 	if shard.Spec.Draining {
 		labels[gamehallv1.LabelDraining] = "true"
@@ -142,6 +128,61 @@ func GameServerFor(shard *gamehallv1.RoomShard, t ShardTemplate, n int32) (*agon
 			Template: *tmpl,
 		},
 	}, nil
+}
+
+// pod is the Region's pod template with the operator's defaults applied:
+// a container when it has none, the default image where none is named. ci
+// is the game-server container's index.
+func (t ShardTemplate) pod(region string) (_ *corev1.PodTemplateSpec, ci int, _ error) {
+	tmpl := &corev1.PodTemplateSpec{}
+	if t.Pod != nil {
+		tmpl = t.Pod.DeepCopy()
+	}
+	if len(tmpl.Spec.Containers) == 0 {
+		if t.DefaultImage == "" {
+			return nil, 0, fmt.Errorf("%w: Region %q has no containers and the operator no --gameserver-image", errTemplate, region)
+		}
+		tmpl.Spec.Containers = []corev1.Container{{Name: GameServerContainer, Image: t.DefaultImage, Args: []string{"gameserver"}}}
+	}
+	for i, c := range tmpl.Spec.Containers {
+		if c.Name == GameServerContainer {
+			ci = i
+		}
+	}
+	c := &tmpl.Spec.Containers[ci]
+	if c.Image == "" {
+		c.Image = t.DefaultImage
+	}
+	if c.Image == "" {
+		return nil, 0, fmt.Errorf("%w: container %q has no image", errTemplate, c.Name)
+	}
+	return tmpl, ci, nil
+}
+
+// Hash identifies what a shard's GameServer is made of besides the shard
+// itself (the pod template after the operator's defaults, so a new
+// --gameserver-image counts; the Hall's presence store and keys; the
+// Region's database), as pod-template-hash does for ReplicaSets. Shards
+// whose GameServer carries another hash are out of date: an upgrade
+// replaces them. Which Hall gives the settings does not count, only what
+// it gives.
+func (t ShardTemplate) Hash() string {
+	pod, _, err := t.pod("")
+	if err != nil {
+		pod = t.Pod // invalid: no GameServer is made from it anyway
+	}
+	b, err := json.Marshal(struct {
+		Pod              *corev1.PodTemplateSpec  `json:"pod"`
+		RedisAddress     string                   `json:"redisAddress"`
+		SigningKeySecret string                   `json:"signingKeySecret"`
+		Database         *gamehallv1.DatabaseSpec `json:"database"`
+	}{pod, t.Settings.RedisAddress, t.Settings.SigningKeySecret, t.Database})
+	if err != nil {
+		panic(fmt.Sprintf("hashing a shard template: %v", err)) // plain data: cannot fail
+	}
+	h := fnv.New32a()
+	h.Write(b)
+	return rand.SafeEncodeString(strconv.FormatUint(uint64(h.Sum32()), 10))
 }
 
 func setEnv(c *corev1.Container, env map[string]string) {

@@ -33,6 +33,9 @@ import (
 type RegionReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
+	// Config gives the default game-server image, part of the shards'
+	// template (an operator upgrade with a new image upgrades the shards).
+	Config Config
 	// MaxActions bounds the scaling writes of one Reconcile (0: 100), so a
 	// Region going from 0 to 1,000 shards does not take 1,000 reconciles, yet
 	// one call never holds the worker for long.
@@ -93,7 +96,9 @@ type observed struct {
 	shard scaling.Shard
 }
 
-func observe1(s *gamehallv1.RoomShard) observed {
+// observe1 sees one shard; template is the current template hash ("":
+// unknown, so no shard counts as outdated).
+func observe1(s *gamehallv1.RoomShard, template string) observed {
 	state := agonesv1.GameServerState(s.Status.State)
 	o := observed{obj: s, shard: scaling.Shard{
 		Index:    s.Spec.Index,
@@ -102,6 +107,7 @@ func observe1(s *gamehallv1.RoomShard) observed {
 		Ready:    meta.IsStatusConditionTrue(s.Status.Conditions, gamehallv1.ConditionReady),
 		Draining: s.Spec.Draining,
 		Running:  !failed(state) && s.Status.State != stateDrained && s.Status.State != "Terminating",
+		Outdated: outdated(s, template),
 	}}
 	if s.Spec.DrainStartTime != nil {
 		o.shard.DrainStarted = s.Spec.DrainStartTime.Time
@@ -116,26 +122,29 @@ func (r *RegionReconciler) reconcileNormal(ctx context.Context, region *gamehall
 	if err := r.List(ctx, &list, client.InNamespace(region.Namespace), client.MatchingFields{IndexRoomShardRegion: region.Name}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list RoomShards: %w", err)
 	}
-	var shards []observed
-	for i := range list.Items {
-		// A shard being deleted waits for its GameServer to go; it is out of
-		// the policy's view (its index frees up when it is gone).
-		if list.Items[i].DeletionTimestamp.IsZero() {
-			shards = append(shards, observe1(&list.Items[i]))
-		}
-	}
-	terminating := len(list.Items) - len(shards)
-
 	// D1: the shards' presence store and ticket keys come from the Hall that
 	// lists the Region; without one, no new shard could serve its players.
 	settings, setErr := hallSettings(ctx, r.Client, region)
 	if _, ok := errors.AsType[*HallSettingsError](setErr); setErr != nil && !ok {
 		return ctrl.Result{}, setErr
 	}
-	blocked := ""
+	blocked, template := "", ""
 	if setErr != nil {
 		blocked = setErr.Error()
+	} else {
+		template = TemplateFor(region, settings, r.Config.GameServerImage).Hash()
 	}
+	region.Status.TemplateHash = template
+
+	var shards []observed
+	for i := range list.Items {
+		// A shard being deleted waits for its GameServer to go; it is out of
+		// the policy's view (its index frees up when it is gone).
+		if list.Items[i].DeletionTimestamp.IsZero() {
+			shards = append(shards, observe1(&list.Items[i], template))
+		}
+	}
+	terminating := len(list.Items) - len(shards)
 
 	policy := scaling.PolicyOf(region)
 	r.mu.Lock()
@@ -179,7 +188,7 @@ func (r *RegionReconciler) reconcileNormal(ctx context.Context, region *gamehall
 		}
 		actions++
 		var requeue bool
-		shards, requeue, actErr = r.act(ctx, region, shards, d, now)
+		shards, requeue, actErr = r.act(ctx, region, shards, d, now, template)
 		if actErr != nil || requeue {
 			result = ctrl.Result{RequeueAfter: time.Second}
 			break
@@ -220,7 +229,7 @@ func (r *RegionReconciler) requeueFor(p scaling.Policy, shards []observed, d sca
 
 // act carries out one decision and returns the shards as they now are.
 // requeue asks to come back later (a name still taken by a shard being deleted).
-func (r *RegionReconciler) act(ctx context.Context, region *gamehallv1.Region, shards []observed, d scaling.Decision, now time.Time) (_ []observed, requeue bool, _ error) {
+func (r *RegionReconciler) act(ctx context.Context, region *gamehallv1.Region, shards []observed, d scaling.Decision, now time.Time, template string) (_ []observed, requeue bool, _ error) {
 	find := func() int {
 		for i, s := range shards {
 			if s.shard.Index == d.Index {
@@ -243,7 +252,7 @@ func (r *RegionReconciler) act(ctx context.Context, region *gamehallv1.Region, s
 			return shards, false, fmt.Errorf("create RoomShard %s: %w", s.Name, err)
 		}
 		event(r.Recorder, region, false, EventShardCreated, "Scale", "created shard %d (%s): %s", d.Index, s.Name, d.Reason)
-		return append(shards, observe1(s)), false, nil
+		return append(shards, observe1(s, template)), false, nil
 
 	case scaling.Drain, scaling.Undrain:
 		i := find()
@@ -263,7 +272,7 @@ func (r *RegionReconciler) act(ctx context.Context, region *gamehallv1.Region, s
 		} else {
 			event(r.Recorder, region, false, EventShardUndrained, "Scale", "un-draining shard %d (%s): %s", d.Index, s.Name, d.Reason)
 		}
-		shards[i] = observe1(s)
+		shards[i] = observe1(s, template)
 		return shards, false, nil
 
 	case scaling.Delete:
@@ -305,72 +314,6 @@ func newRoomShard(region *gamehallv1.Region, index int32) *gamehallv1.RoomShard 
 			TablesPerRoom: region.Spec.TablesPerRoom,
 		},
 	}
-}
-
-// status recomputes the Region's status from the shards as they now are.
-func (r *RegionReconciler) status(region *gamehallv1.Region, shards []observed, terminating int, d scaling.Decision, policyErr error, settings HallSettings, setErr error) {
-	st := &region.Status
-	st.Shards = int32(len(shards) + terminating)
-	st.ReadyShards, st.DrainingShards, st.Players, st.Capacity = 0, 0, 0, 0
-	counts := map[string]float64{"ready": 0, "starting": 0, "failed": 0, "draining": float64(terminating)}
-	for _, s := range shards {
-		st.Players += s.shard.Players
-		switch {
-		case s.shard.Draining:
-			st.DrainingShards++
-			counts["draining"]++
-		case s.shard.Ready:
-			st.ReadyShards++
-			st.Capacity += s.shard.Capacity
-			counts["ready"]++
-		case !s.shard.Running:
-			counts["failed"]++
-		default:
-			counts["starting"]++
-		}
-	}
-	st.DrainingShards += int32(terminating)
-	st.DesiredShards = d.Desired
-	st.Occupancy = "0%"
-	if st.Capacity > 0 {
-		st.Occupancy = fmt.Sprintf("%d%%", st.Players*100/st.Capacity)
-	}
-	st.Selector = gamehallv1.LabelRegion + "=" + region.Name
-	for state, n := range counts {
-		metricShards.WithLabelValues(region.Name, state).Set(n)
-	}
-	metricPlayers.WithLabelValues(region.Name).Set(float64(st.Players))
-	metricDesired.WithLabelValues(region.Name).Set(float64(st.DesiredShards))
-
-	ready := metav1.Condition{Type: gamehallv1.ConditionReady, ObservedGeneration: region.Generation}
-	limited := metav1.Condition{Type: gamehallv1.ConditionScalingLimited, ObservedGeneration: region.Generation,
-		Status: metav1.ConditionFalse, Reason: gamehallv1.ReasonWithinLimits, Message: "the Region can add shards as players arrive"}
-	st.Hall = settings.Hall
-	hall := metav1.Condition{Type: gamehallv1.ConditionHallSelected, ObservedGeneration: region.Generation,
-		Status: metav1.ConditionTrue, Reason: gamehallv1.ReasonSelectedByHall,
-		Message: fmt.Sprintf("Hall %s lists the Region: its shards use that Hall's presence store and ticket keys", settings.Hall)}
-	if setErr != nil {
-		hall.Status, hall.Reason, hall.Message = metav1.ConditionFalse, reasonOf(setErr), "no new shards until this is fixed: "+setErr.Error()
-	}
-	switch {
-	case policyErr != nil:
-		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, gamehallv1.ReasonShardsNotReady, policyErr.Error()
-	case setErr != nil:
-		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, hall.Reason, hall.Message
-	case st.ReadyShards >= d.Desired && d.Desired == 0:
-		ready.Status, ready.Reason, ready.Message = metav1.ConditionTrue, gamehallv1.ReasonNoShards, "no players and minShards 0: no shards needed"
-	case st.ReadyShards >= d.Desired:
-		ready.Status, ready.Reason, ready.Message = metav1.ConditionTrue, gamehallv1.ReasonShardsReady, fmt.Sprintf("%d of %d desired shards ready", st.ReadyShards, d.Desired)
-	default:
-		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, gamehallv1.ReasonShardsNotReady, fmt.Sprintf("%d of %d desired shards ready", st.ReadyShards, d.Desired)
-	}
-	if d.Limited {
-		limited.Status, limited.Reason = metav1.ConditionTrue, gamehallv1.ReasonAtMaxShards
-		limited.Message = fmt.Sprintf("at maxShards %d with occupancy above the %d%% target: new players may find rooms full", region.Spec.MaxShards, region.Spec.Scaling.TargetOccupancyPercent)
-	}
-	meta.SetStatusCondition(&st.Conditions, ready)
-	meta.SetStatusCondition(&st.Conditions, hall)
-	meta.SetStatusCondition(&st.Conditions, limited)
 }
 
 // StatusBatch is how long a Region waits after a shard's status changed

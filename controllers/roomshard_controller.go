@@ -346,7 +346,7 @@ func (r *RoomShardReconciler) create(ctx context.Context, shard *gamehallv1.Room
 	event(r.Recorder, shard, false, EventGameServerCreated, "Create", "created GameServer %s", gs.Name)
 	st.Restarts = n
 	r.clearMirror(shard, statePending)
-	st.GameServer = gs.Name
+	st.GameServer, st.TemplateHash = gs.Name, gs.Labels[gamehallv1.LabelTemplateHash]
 	setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonGameServerPending, fmt.Sprintf("GameServer %s created", gs.Name))
 	return ctrl.Result{}, nil
 }
@@ -390,12 +390,14 @@ func (r *RoomShardReconciler) mirror(shard *gamehallv1.RoomShard, gs *agonesv1.G
 		}
 	}
 	st.Players, st.RoomList, st.FullRooms = players, rooms, full
+	st.TemplateHash = gs.Labels[gamehallv1.LabelTemplateHash]
 	meta.SetStatusCondition(&st.Conditions, reported)
 }
 
 func (r *RoomShardReconciler) clearMirror(shard *gamehallv1.RoomShard, state string) {
 	st := &shard.Status
 	st.State, st.Address, st.Port, st.InternalAddress, st.InternalPort, st.Players = state, "", 0, "", 0, 0
+	st.TemplateHash = ""
 	st.RoomList, st.FullRooms = nil, 0
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: gamehallv1.ConditionRoomsReported, Status: metav1.ConditionFalse,
 		Reason: gamehallv1.ReasonNoRoomReport, Message: "no game server runs the shard's rooms", ObservedGeneration: shard.Generation})

@@ -11,6 +11,7 @@ func PolicyOf(region *gamehallv1.Region) Policy {
 		ShardCapacity:          region.ShardCapacity(),
 		TargetOccupancyPercent: region.Spec.Scaling.TargetOccupancyPercent,
 		ScaleDownDelay:         region.Spec.Scaling.ScaleDownDelayDuration(),
+		MaxSurge:               region.Spec.Scaling.MaxSurge,
 	}
 	if region.Spec.Scaling.DrainTimeout != nil {
 		p.DrainTimeout = region.Spec.Scaling.DrainTimeout.Duration

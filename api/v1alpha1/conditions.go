@@ -22,6 +22,9 @@ const (
 	// ConditionRoomsReported (RoomShard) is True while status.roomList holds
 	// a valid report of the game server's rooms.
 	ConditionRoomsReported = "RoomsReported"
+	// ConditionUpToDate (Region) is True when every shard runs the current
+	// template; False while an upgrade replaces outdated shards.
+	ConditionUpToDate = "UpToDate"
 )
 
 // Condition reasons: CamelCase constants, so alerts and scripts can match them.
@@ -40,6 +43,11 @@ const (
 	// reason while it cannot start a GameServer for the same cause.
 	ReasonNoHall           = "NoHall"
 	ReasonConflictingHalls = "ConflictingHalls"
+	ReasonShardsUpToDate   = "ShardsUpToDate"
+	ReasonRollingUpdate    = "RollingUpdate"
+	// ReasonTemplateUnknown: without a Hall's settings the current template
+	// is not known; no shard counts as outdated meanwhile.
+	ReasonTemplateUnknown = "TemplateUnknown"
 
 	// RoomShard
 	ReasonGameServerReady    = "GameServerReady"
@@ -94,6 +102,10 @@ const (
 	// its exact player count; "false" once an un-drain reopened it. The
 	// RoomShard's Draining condition mirrors it.
 	LabelDrainConfirmed = "agones.dev/sdk-draining"
+	// LabelTemplateHash (GameServer) identifies the template it was made
+	// from: the Region's pod template with the operator's default image,
+	// the Hall's presence store and keys, and the Region's database.
+	LabelTemplateHash = "gamehall.dev/template-hash"
 	// LabelHall names the Hall that owns a Deployment, Service or pod.
 	LabelHall = "gamehall.dev/hall"
 )

@@ -135,7 +135,23 @@ type ScalingSpec struct {
 	// Unset: a draining shard waits for its last player, however long.
 	// +optional
 	DrainTimeout *metav1.Duration `json:"drainTimeout,omitempty"`
+
+	// maxSurge is how many shards above the desired count an upgrade may
+	// run. When the shards' template changes (a new image in the Region's
+	// template or the operator's, or the Hall's presence store or keys),
+	// shards on the old one are replaced without cutting a player: new
+	// shards start first, at most maxSurge at a time, and an old one drains
+	// only when the ready shards left make the desired count; it goes when
+	// its last player has left (or its drainTimeout ran out).
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MaxSurge int32 `json:"maxSurge,omitempty"`
 }
+
+// DefaultMaxSurge is maxSurge's default.
+const DefaultMaxSurge = 1
 
 // RegionStatus is what the operator observed of the Region's shards.
 type RegionStatus struct {
@@ -148,6 +164,17 @@ type RegionStatus struct {
 	ReadyShards int32 `json:"readyShards"`
 	// drainingShards is the number of shards waiting for their players to leave.
 	DrainingShards int32 `json:"drainingShards"`
+	// updatedShards is the number of shards running the current template
+	// (or about to start with it), draining ones included.
+	UpdatedShards int32 `json:"updatedShards"`
+	// outdatedShards is the number of shards whose game server runs an
+	// out-of-date template; an upgrade replaces them (condition UpToDate).
+	OutdatedShards int32 `json:"outdatedShards"`
+	// templateHash identifies the current template of the shards' game
+	// servers; each GameServer carries the one it was made from in the
+	// label gamehall.dev/template-hash.
+	// +optional
+	TemplateHash string `json:"templateHash,omitempty"`
 	// desiredShards is what the scaling policy asks for now.
 	DesiredShards int32 `json:"desiredShards"`
 	// players is the number of players in all shards, as last reported.
@@ -165,8 +192,9 @@ type RegionStatus struct {
 	// +optional
 	Selector string `json:"selector,omitempty"`
 	// conditions: Ready (all wanted shards ready), HallSelected (one Hall, or
-	// Halls that agree, list the Region and give its shards their settings)
-	// and ScalingLimited (at maxShards with occupancy above target).
+	// Halls that agree, list the Region and give its shards their settings),
+	// ScalingLimited (at maxShards with occupancy above target) and UpToDate
+	// (every shard runs the current template, or an upgrade is under way).
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -181,6 +209,7 @@ type RegionStatus struct {
 // +kubebuilder:printcolumn:name="Game",type=string,JSONPath=`.spec.game`
 // +kubebuilder:printcolumn:name="Shards",type=integer,JSONPath=`.status.shards`
 // +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyShards`
+// +kubebuilder:printcolumn:name="Up-to-date",type=integer,JSONPath=`.status.updatedShards`,description="Shards running the current template"
 // +kubebuilder:printcolumn:name="Players",type=integer,JSONPath=`.status.players`
 // +kubebuilder:printcolumn:name="Capacity",type=integer,JSONPath=`.status.capacity`
 // +kubebuilder:printcolumn:name="Occupancy",type=string,JSONPath=`.status.occupancy`

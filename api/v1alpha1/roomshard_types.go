@@ -99,6 +99,11 @@ type RoomShardStatus struct {
 	// +kubebuilder:validation:MaxItems=1000
 	// +optional
 	RoomList []RoomStatus `json:"roomList,omitempty"`
+	// templateHash is the template its GameServer was made from (the
+	// GameServer's label gamehall.dev/template-hash); the Region compares it
+	// with its status.templateHash.
+	// +optional
+	TemplateHash string `json:"templateHash,omitempty"`
 	// restarts counts GameServers replaced after they failed.
 	// +optional
 	Restarts int32 `json:"restarts,omitempty"`
@@ -146,6 +151,7 @@ type RoomStatus struct {
 // +kubebuilder:printcolumn:name="Drain",type=string,JSONPath=`.status.conditions[?(@.type=="Draining")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Address",type=string,JSONPath=`.status.address`
 // +kubebuilder:printcolumn:name="Port",type=integer,JSONPath=`.status.port`,priority=1
+// +kubebuilder:printcolumn:name="Template",type=string,JSONPath=`.status.templateHash`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type RoomShard struct {
 	metav1.TypeMeta   `json:",inline"`

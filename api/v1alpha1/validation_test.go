@@ -72,7 +72,8 @@ func TestSamplesAreAcceptedAndDefaulted(t *testing.T) {
 	}
 	s := got.Spec
 	if s.RoomsPerShard != 50 || s.RoomCapacity != 400 || s.TablesPerRoom != 100 || s.MinShards != 1 || s.MaxShards != 10 ||
-		s.Scaling.TargetOccupancyPercent != 80 || s.Scaling.ScaleDownDelayDuration() != 5*time.Minute || s.Scaling.ScaleDownDelay == nil || s.Scaling.DrainTimeout != nil {
+		s.Scaling.TargetOccupancyPercent != 80 || s.Scaling.ScaleDownDelayDuration() != 5*time.Minute || s.Scaling.ScaleDownDelay == nil || s.Scaling.DrainTimeout != nil ||
+		s.Scaling.MaxSurge != v1.DefaultMaxSurge {
 		t.Errorf("defaults not applied: %+v", s)
 	}
 	if got.ShardCapacity() != 20000 {
@@ -141,6 +142,8 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 		{"min above max", region(func(s *v1.RegionSpec) { s.MinShards = 5; s.MaxShards = 2 }), "minShards must not exceed maxShards"},
 		{"target occupancy below 10", region(func(s *v1.RegionSpec) { s.Scaling.TargetOccupancyPercent = 5 }), "spec.scaling.targetOccupancyPercent"},
 		{"target occupancy above 100", region(func(s *v1.RegionSpec) { s.Scaling.TargetOccupancyPercent = 101 }), "spec.scaling.targetOccupancyPercent"},
+		{"max surge negative", region(func(s *v1.RegionSpec) { s.Scaling.MaxSurge = -1 }), "spec.scaling.maxSurge"},
+		{"max surge above 100", region(func(s *v1.RegionSpec) { s.Scaling.MaxSurge = 101 }), "spec.scaling.maxSurge"},
 		{"display name too long", region(func(s *v1.RegionSpec) { s.DisplayName = strings.Repeat("x", 65) }), "spec.displayName"},
 		{"shard rooms overlap", shard(func(s *v1.RoomShardSpec) { s.FirstRoom = 50 }), "firstRoom must be index × rooms + 1"},
 		{"shard negative index", shard(func(s *v1.RoomShardSpec) { s.Index = -1; s.FirstRoom = -49 }), "spec.index"},
@@ -245,7 +248,7 @@ func TestPrinterColumns(t *testing.T) {
 		return string(out)
 	}
 	wantHeader := map[string][]string{
-		"regions":    {"NAME", "GAME", "SHARDS", "READY", "PLAYERS", "CAPACITY", "OCCUPANCY", "AGE"},
+		"regions":    {"NAME", "GAME", "SHARDS", "READY", "UP-TO-DATE", "PLAYERS", "CAPACITY", "OCCUPANCY", "AGE"},
 		"roomshards": {"NAME", "REGION", "ROOMS", "PLAYERS", "CAPACITY", "STATE", "ADDRESS", "AGE"},
 		"halls":      {"NAME", "REPLICAS", "READY", "REGIONS", "PLAYERS", "ENDPOINT", "AGE"},
 	}

@@ -211,7 +211,14 @@ func sanitize(s string) string {
 // Kubeconfig writes a kubeconfig for the control plane and returns its path.
 func (e *Env) Kubeconfig(t testing.TB) string {
 	t.Helper()
-	user, err := e.env.ControlPlane.AddUser(envtest.User{Name: "test-admin", Groups: []string{"system:masters"}}, nil)
+	return e.KubeconfigAs(t, "test-admin", []string{"system:masters"})
+}
+
+// KubeconfigAs writes a kubeconfig of a user with only the rights RBAC
+// gives name or groups (none, unless a test binds some).
+func (e *Env) KubeconfigAs(t testing.TB, name string, groups []string) string {
+	t.Helper()
+	user, err := e.env.ControlPlane.AddUser(envtest.User{Name: name, Groups: groups}, nil)
 	if err != nil {
 		t.Fatalf("adding a kubeconfig user: %v", err)
 	}
