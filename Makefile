@@ -15,6 +15,8 @@ GO_TEST_FLAGS      ?= -count=1 -timeout 20m
 IMG                ?= gamehall:dev
 # System programs the tests start for real; hack/ensure-deps.sh installs them.
 TEST_DEPS          := redis-server postgres
+# make install-plugin copies the kubectl plugin here.
+PLUGIN_DIR         ?= /usr/local/bin
 
 .DEFAULT_GOAL := help
 
@@ -68,6 +70,16 @@ test-race-shard: ## Run the shard's, the protocol's and the client's tests under
 .PHONY: build
 build: ## Build bin/gamehall.
 	go build -o $(BIN)/gamehall ./cmd/gamehall
+
+.PHONY: kubectl-plugin
+kubectl-plugin: ## Build the kubectl plugin bin/kubectl-gamehall (`kubectl gamehall rooms REGION`, `kubectl gamehall top`).
+	go build -o $(BIN)/kubectl-gamehall ./cmd/kubectl-gamehall
+
+.PHONY: install-plugin
+install-plugin: kubectl-plugin ## Copy bin/kubectl-gamehall into PLUGIN_DIR (default /usr/local/bin; any directory on your PATH works).
+	@mkdir -p "$(PLUGIN_DIR)" && install -m 0755 $(BIN)/kubectl-gamehall "$(PLUGIN_DIR)/kubectl-gamehall" && \
+	  echo "installed $(PLUGIN_DIR)/kubectl-gamehall: try 'kubectl gamehall help'" && \
+	  { command -v kubectl-gamehall >/dev/null 2>&1 || echo "note: $(PLUGIN_DIR) is not on your PATH; kubectl finds plugins only there: add it, or pass PLUGIN_DIR=<a directory on your PATH>" >&2; }
 
 .PHONY: local
 local: build ## Run the whole platform on this machine from config/samples (gamehall local).

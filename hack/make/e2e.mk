@@ -10,12 +10,12 @@
 E2E_TEST_FLAGS ?= -count=1 -v
 
 .PHONY: e2e-smoke
-e2e-smoke: build envtest ## The admin path end to end, CI-sized (test/e2e; about 5 min): deploy, samples, bots, scale out and back.
+e2e-smoke: build kubectl-plugin envtest ## The admin path end to end, CI-sized (test/e2e; about 5 min): deploy, samples, bots, scale out and back.
 	@hack/ensure-deps.sh redis-server postgres ip
 	go test -tags e2e $(E2E_TEST_FLAGS) -timeout 12m -run TestAdminPath ./test/e2e/
 
 .PHONY: e2e
-e2e: build envtest ## The admin path end to end, full size (more players; E2E_FULL=1).
+e2e: build kubectl-plugin envtest ## The admin path end to end, full size (more players; E2E_FULL=1).
 	@hack/ensure-deps.sh redis-server postgres ip
 	E2E_FULL=1 go test -tags e2e $(E2E_TEST_FLAGS) -timeout 20m -run TestAdminPath ./test/e2e/
 

@@ -42,9 +42,11 @@ type Cluster struct {
 	// Kubectl is the kubectl built with the control plane (bin/k8s).
 	Kubectl  string
 	Gamehall string // bin/gamehall
-	start    time.Time
-	client   *fakenode.Sandbox // where bots run: a machine on the cluster network
-	mu       sync.Mutex
+	// Path holds directories put first on the admin's PATH (Options.Path).
+	Path   []string
+	start  time.Time
+	client *fakenode.Sandbox // where bots run: a machine on the cluster network
+	mu     sync.Mutex
 }
 
 // Options tune Start.
@@ -52,6 +54,9 @@ type Options struct {
 	// ImagesByTag runs gamehall images of a tag with another binary (see
 	// fakenode.Images.ByTag).
 	ImagesByTag map[string]string
+	// Path: directories put first on the PATH of the admin's commands, as
+	// `make install-plugin` would put the kubectl plugin on theirs.
+	Path []string
 }
 
 // Start builds nothing: bin/gamehall and bin/k8s must exist (make build
@@ -65,6 +70,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		t.Fatal(err)
 	}
 	c.Root = root
+	c.Path = opts.Path
 	assets, err := testenv.Assets(root)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +168,8 @@ func (c *Cluster) Progressf(format string, args ...any) {
 // Env is the environment of commands run against the cluster: its
 // kubeconfig, and its kubectl first on the PATH.
 func (c *Cluster) Env() []string {
-	return append(os.Environ(), "KUBECONFIG="+c.CP.Kubeconfig, "PATH="+filepath.Dir(c.Kubectl)+":"+os.Getenv("PATH"))
+	path := append(append([]string{}, c.Path...), filepath.Dir(c.Kubectl), os.Getenv("PATH"))
+	return append(os.Environ(), "KUBECONFIG="+c.CP.Kubeconfig, "PATH="+strings.Join(path, ":"))
 }
 
 // Run runs a command as an admin would at a shell in the repository, and

@@ -27,11 +27,9 @@ import (
 const (
 	ns      = "default"
 	hallURL = "http://main-hall.default.svc:8080"
-	// shardsRollOnImageChange: the operator replaces running shards whose
-	// template changed (issue 9, item 6; admin-api sets this when it lands).
-	// Until then a new image reaches new shards only.
-	shardsRollOnImageChange = false
 )
+
+var regions = []string{"doudizhu-zone1-south", "doudizhu-zone1-north", "e2e-scale"}
 
 func TestAdminPath(t *testing.T) {
 	full := os.Getenv("E2E_FULL") != ""
@@ -49,7 +47,7 @@ func TestAdminPath(t *testing.T) {
 	if err := os.Link(filepath.Join(e2eRoot(t), "bin", "gamehall"), v2); err != nil {
 		t.Fatal(err)
 	}
-	c := e2e.Start(t, e2e.Options{ImagesByTag: map[string]string{"v2": v2}})
+	c := e2e.Start(t, e2e.Options{ImagesByTag: map[string]string{"v2": v2}, Path: []string{pluginDir(t)}})
 	kubectl := c.Kubectl
 
 	c.Progressf("== Agones' GameServer CRD (its controller is played by the node stand-in)")
@@ -67,7 +65,7 @@ func TestAdminPath(t *testing.T) {
 	}
 	c.Progressf("== a second Region, small enough to scale out on this machine")
 	c.Shell("kubectl apply -f test/e2e/testdata/region-scale.yaml")
-	for _, region := range []string{"doudizhu-zone1-south", "doudizhu-zone1-north", "e2e-scale"} {
+	for _, region := range regions {
 		c.Eventually("Region "+region+" has a ready shard", 3*time.Minute, func() (bool, string) {
 			out, _ := c.KubectlOut("get", "region", region, "-o", "jsonpath={.status.readyShards}")
 			return out != "" && out != "0", "readyShards=" + out
@@ -97,6 +95,10 @@ func TestAdminPath(t *testing.T) {
 			peak = ready
 			c.Progressf("Region e2e-scale: %d shards, %d ready, %d players", shards, ready, pl)
 			c.Progressf("kubectl get roomshards -o wide:\n%s", c.MustRun(kubectl, "get", "roomshards", "-o", "wide"))
+			if peak == 3 {
+				// The live room table, from a hall through the API server's service proxy.
+				c.Shell("kubectl gamehall rooms e2e-scale")
+			}
 		}
 	}
 	for _, b := range []*e2e.Bots{sample, north, scale} {
@@ -119,6 +121,8 @@ func TestAdminPath(t *testing.T) {
 		return out == "1" && n == 1, fmt.Sprintf("shards=%s gameservers=%d", out, n)
 	})
 	c.Progressf("kubectl get gamehall,roomshards -o wide:\n%s", c.MustRun(kubectl, "get", "gamehall,roomshards", "-o", "wide"))
+	c.Shell("kubectl gamehall top")
+	c.Shell("kubectl gamehall rooms doudizhu-zone1-south --state open | tail -n 4")
 
 	c.Progressf("== upgrade: a new image deployed while players play")
 	up := c.StartBots(e2e.BotOptions{Name: "upgrade", HallURL: hallURL, Region: "e2e-scale", Players: 30,
@@ -138,19 +142,36 @@ func TestAdminPath(t *testing.T) {
 		out, _ := c.KubectlOut("get", "gameservers", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.template.spec.containers[0].image}{" "}{end}`)
 		return out
 	}
-	if shardsRollOnImageChange {
-		c.Eventually("every GameServer on v2", 5*time.Minute, func() (bool, string) {
-			out := gsImages()
-			return out != "" && !strings.Contains(out, ":v1"), out
+	// The operator's new image is the shards' too: each Region replaces its
+	// shards, new ones first, old ones drained until their players left.
+	shown := false
+	c.Eventually("every GameServer on v2", 5*time.Minute, func() (bool, string) {
+		out := gsImages()
+		st, outdated := upgradeStatus(c)
+		if !shown && outdated > 0 {
+			shown = true
+			c.Progressf("kubectl get regions -o wide (upgrading):\n%s", c.MustRun(kubectl, "get", "regions", "-o", "wide"))
+			c.Shell("kubectl gamehall top")
+		}
+		return out != "" && !strings.Contains(out, ":v1"), st + " | " + out
+	})
+	for _, region := range regions {
+		c.Eventually("Region "+region+" up to date", time.Minute, func() (bool, string) {
+			out, _ := c.KubectlOut("get", "region", region, "-o", `jsonpath={.status.outdatedShards} {.status.updatedShards} {.status.conditions[?(@.type=="UpToDate")].reason}`)
+			return strings.HasSuffix(out, " ShardsUpToDate") && strings.HasPrefix(out, "0 "), out
 		})
-	} else {
-		c.Progressf("NOT CHECKED: running shards are not replaced on an image change yet (issue 9 item 6): %s", gsImages())
 	}
+	c.Progressf("image rolled through: %s", gsImages())
 	c.Progressf("kubectl get regions,roomshards -o wide:\n%s", c.MustRun(kubectl, "get", "regions,roomshards", "-o", "wide"))
+	c.Shell("kubectl gamehall rooms e2e-scale")
 	r := up.Wait()
 	c.Progressf("bots during the upgrade:\n%s", r.Summary)
 	if r.Err != nil || r.Games <= 0 || r.ProtocolErrors != 0 || r.ConnectionsLost != 0 {
 		t.Errorf("upgrade cut players: %v; games %d, protocol errors %d, connections lost %d", r.Err, r.Games, r.ProtocolErrors, r.ConnectionsLost)
+	}
+	c.Progressf("players cut by the upgrade: %d (connections lost), protocol errors %d, games %d", r.ConnectionsLost, r.ProtocolErrors, r.Games)
+	if ev := c.MustRun(kubectl, "get", "events", "--field-selector", "reason=DrainTimeoutExpired", "-o", "name"); strings.TrimSpace(ev) != "" {
+		t.Errorf("shards deleted with players on them: %s", ev)
 	}
 	for _, v := range obs.Stop() {
 		t.Errorf("invariant: %s", v)
@@ -185,6 +206,39 @@ func checkBooks(t *testing.T, c *e2e.Cluster, dbs map[string]string) {
 			t.Errorf("%s's books: %v, %v; want games, all settled once", region, rep, err)
 		}
 	}
+}
+
+// upgradeStatus is each Region's shards, up to date or not, for the log,
+// and how many are outdated in all.
+func upgradeStatus(c *e2e.Cluster) (_ string, outdatedShards int) {
+	var parts []string
+	for _, region := range regions {
+		out, _ := c.KubectlOut("get", "region", region, "-o", "jsonpath={.status.shards} {.status.updatedShards} {.status.outdatedShards} {.status.drainingShards} {.status.players}")
+		var shards, updated, outdated, draining, players int
+		fmt.Sscan(out, &shards, &updated, &outdated, &draining, &players)
+		parts = append(parts, fmt.Sprintf("%s: shards=%d up-to-date=%d outdated=%d draining=%d players=%d", region, shards, updated, outdated, draining, players))
+		outdatedShards += outdated
+	}
+	return strings.Join(parts, "; "), outdatedShards
+}
+
+// pluginDir is a directory holding only the kubectl plugin (make
+// kubectl-plugin), for the admin's PATH.
+func pluginDir(t *testing.T) string {
+	bin := filepath.Join(e2eRoot(t), "bin", "kubectl-gamehall")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("the kubectl plugin is missing: run make kubectl-plugin (%v)", err)
+	}
+	dir := filepath.Join(e2eRoot(t), "bin", "e2e", "plugins")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "kubectl-gamehall")
+	os.Remove(link)
+	if err := os.Symlink(bin, link); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func e2eRoot(t *testing.T) string {

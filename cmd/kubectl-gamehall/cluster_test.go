@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
+	"github.com/gamehall/gamehall/internal/testenv"
+	"github.com/gamehall/gamehall/ticket"
+)
+
+// The plugin against a real API server (no operator, no hall: the tests
+// write the objects and statuses those would).
+var env *testenv.Env
+
+// Signing keys (at least 32 bytes).
+const (
+	oldKey = "an-old-key-of-32-bytes-or-more-0001"
+	newKey = "a-new-key-of-32-bytes-or-more-00002"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Main(m, &env))
+}
+
+func plugin(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestTopReadsTheStatus(t *testing.T) {
+	ns := env.Namespace(t)
+	kc := env.Kubeconfig(t)
+	ctx := context.Background()
+	region := &gamehallv1.Region{ObjectMeta: metav1.ObjectMeta{Name: "south", Namespace: ns}, Spec: gamehallv1.RegionSpec{Game: gamehallv1.GameDouDizhu}}
+	if err := env.Client.Create(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	region.Status = gamehallv1.RegionStatus{Shards: 1, ReadyShards: 1, DesiredShards: 1, UpdatedShards: 1, Players: 7, Capacity: 20000, Occupancy: "0%", Hall: "main", TemplateHash: "abc"}
+	if err := env.Client.Status().Update(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	shard := &gamehallv1.RoomShard{ObjectMeta: metav1.ObjectMeta{Name: "south-0", Namespace: ns},
+		Spec: gamehallv1.RoomShardSpec{Region: "south", Index: 0, Game: gamehallv1.GameDouDizhu, FirstRoom: 1, Rooms: 50, RoomCapacity: 400, TablesPerRoom: 100}}
+	if err := env.Client.Create(ctx, shard); err != nil {
+		t.Fatal(err)
+	}
+	shard.Status = gamehallv1.RoomShardStatus{State: "Allocated", Rooms: "1-50", Players: 7, Capacity: 20000, FullRooms: 0, TemplateHash: "abc"}
+	if err := env.Client.Status().Update(ctx, shard); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := plugin(t, "top", "--kubeconfig", kc, "-n", ns)
+	if code != 0 {
+		t.Fatalf("top: %d %s", code, errOut)
+	}
+	for _, want := range []string{
+		"south    1        1/1     1            0          7         20000      0%          0            main",
+		"south-0   south    1-50    7         20000      0      Allocated   -       yes",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("top lacks %q:\n%s", want, out)
+		}
+	}
+	// -A names the namespace; an empty namespace says so.
+	if _, out, _ := plugin(t, "top", "--kubeconfig", kc, "-A"); !strings.Contains(out, ns+"   south") {
+		t.Errorf("top -A:\n%s", out)
+	}
+	empty := env.Namespace(t)
+	if _, out, _ := plugin(t, "top", "--kubeconfig", kc, "-n", empty); !strings.Contains(out, "No Regions in namespace "+empty) {
+		t.Errorf("top in an empty namespace: %q", out)
+	}
+	// A user without rights is told what is missing.
+	nobody := env.KubeconfigAs(t, "nobody", nil)
+	code, _, errOut = plugin(t, "top", "--kubeconfig", nobody, "-n", ns)
+	if code != 1 || !strings.Contains(errOut, "listing Regions") || !strings.Contains(errOut, "forbidden") || !strings.Contains(errOut, "ask your cluster admin") {
+		t.Errorf("top without rights: %d %q", code, errOut)
+	}
+}
+
+// Every step of `rooms` before the hall answers, with what to do when it
+// fails: Region, its Hall, the Hall's keys, its Service and endpoints.
+// (The hall's answer through the service proxy is in the e2e: the API
+// server proxies only to pod addresses, which no test here has.)
+func TestRoomsSaysWhatIsMissing(t *testing.T) {
+	ns := env.Namespace(t)
+	kc := env.Kubeconfig(t)
+	ctx := context.Background()
+	rooms := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := plugin(t, append([]string{"rooms", "--kubeconfig", kc, "-n", ns}, args...)...)
+		if code != 1 || out != "" {
+			t.Fatalf("rooms %v: code %d, stdout %q, stderr %q; want a failure", args, code, out, errOut)
+		}
+		return errOut
+	}
+	expect := func(got string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%q\nlacks %q", got, w)
+			}
+		}
+	}
+	expect(rooms("south"), fmt.Sprintf(`no Region "south" in namespace %q`, ns), "kubectl get regions -A")
+
+	region := &gamehallv1.Region{ObjectMeta: metav1.ObjectMeta{Name: "south", Namespace: ns}, Spec: gamehallv1.RegionSpec{Game: gamehallv1.GameDouDizhu}}
+	if err := env.Client.Create(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	expect(rooms("south"), "no Hall lists Region "+ns+"/south", "condition HallSelected", "--hall")
+	region.Status.Hall = "main"
+	if err := env.Client.Status().Update(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	expect(rooms("south"), `no Hall "main" in namespace`)
+
+	hall := &gamehallv1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "main", Namespace: ns},
+		Spec: gamehallv1.HallSpec{Login: gamehallv1.LoginSpec{SigningKeySecretName: "keys", Guest: true}}}
+	if err := env.Client.Create(ctx, hall); err != nil {
+		t.Fatal(err)
+	}
+	expect(rooms("south"), "reading Secret "+ns+"/keys", "it does not exist")
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "keys", Namespace: ns}, Data: map[string][]byte{"k1": []byte(oldKey), "k2": []byte(newKey + "\n")}}
+	if err := env.Client.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	expect(rooms("south"), "Service main-hall", "the Service does not exist")
+
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "main-hall", Namespace: ns}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{gamehallv1.LabelHall: "main"},
+		Ports:    []corev1.ServicePort{{Name: "client", Port: 8080}}}}
+	if err := env.Client.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	expect(rooms("south"), "the Service has no ready hall pod", "kubectl get pods -n "+ns+" -l gamehall.dev/hall=main")
+	// --hall skips the Region.
+	expect(rooms("nowhere", "--hall", "main"), "the Service has no ready hall pod")
+}
+
+// The ticket the plugin signs is one the hall accepts: the Secret's
+// newest key, the service role, a short life.
+func TestServiceTicket(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "keys", Namespace: ns}, Data: map[string][]byte{"k1": []byte(oldKey), "k2": []byte(newKey + "\n")}}
+	if err := env.Client.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	c, err := connect(options{kubeconfig: env.Kubeconfig(t), namespace: ns, timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hall := &gamehallv1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "main", Namespace: ns}, Spec: gamehallv1.HallSpec{Login: gamehallv1.LoginSpec{SigningKeySecretName: "keys"}}}
+	tok, err := c.serviceTicket(ctx, hall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The hall reads the same Secret, mounted, trimmed.
+	ring, err := ticket.NewKeyring(map[string][]byte{"k1": []byte(oldKey), "k2": []byte(newKey)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := ring.Verify(tok)
+	if err != nil {
+		t.Fatalf("the hall's keyring refuses the plugin's ticket: %v", err)
+	}
+	if claims.Role != ticket.RoleService || claims.KeyID != "k2" || time.Until(claims.Expiry) > time.Minute {
+		t.Errorf("claims %+v: want role service, key k2, at most a minute", claims)
+	}
+}
