@@ -43,9 +43,14 @@ func (d *DNS) Serve(ctx context.Context, addr string) error {
 			if err != nil {
 				return
 			}
-			if resp := d.answer(buf[:n]); resp != nil {
-				conn.WriteTo(resp, from)
-			}
+			// Each answer may take an API round trip: one slow lookup must
+			// not hold the others (the pods' resolvers time out after 5 s).
+			req := append([]byte(nil), buf[:n]...)
+			go func() {
+				if resp := d.answer(req); resp != nil {
+					conn.WriteTo(resp, from)
+				}
+			}()
 		}
 	}()
 	return nil

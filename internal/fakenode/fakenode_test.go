@@ -152,3 +152,31 @@ func TestFieldValueAndPorts(t *testing.T) {
 		t.Error("a port the pod does not name resolved")
 	}
 }
+
+// Pod addresses go round: a new pod does not take the address a pod just
+// left (the node's neighbor cache would still name the gone pod).
+func TestNextHost(t *testing.T) {
+	full := map[int]string{}
+	for h := 2; h <= 254; h++ {
+		full[h] = "x"
+	}
+	tests := []struct {
+		name string
+		used map[int]string
+		last int
+		want int
+	}{
+		{"first", nil, 0, 2},
+		{"after the last given", map[int]string{2: "a"}, 2, 3},
+		{"a freed lower address waits its turn", map[int]string{3: "b"}, 3, 4},
+		{"skips used ones", map[int]string{5: "a", 6: "b"}, 4, 7},
+		{"wraps", map[int]string{254: "a"}, 254, 2},
+		{"wraps past used ones", map[int]string{254: "a", 2: "b"}, 253, 3},
+		{"none free", full, 100, 0},
+	}
+	for _, tc := range tests {
+		if got := nextHost(tc.used, tc.last); got != tc.want {
+			t.Errorf("%s: nextHost = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

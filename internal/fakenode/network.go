@@ -32,6 +32,7 @@ type Network struct {
 
 	mu   sync.Mutex
 	used map[int]string // host byte of a pod IP → netns name
+	last int            // host byte given last: addresses go round (see NewSandbox)
 }
 
 // Slots is how many runs can have a network at once.
@@ -130,14 +131,13 @@ type Sandbox struct {
 // a default route through the node, and /etc/netns/<name>/resolv.conf
 // (which `ip netns exec` shows the pod as /etc/resolv.conf).
 func (n *Network) NewSandbox(resolvConf string) (*Sandbox, error) {
+	// The address after the last one given, not the lowest free: a pod
+	// that takes the address of one that just went gets nothing while the
+	// node's neighbor cache still names the gone pod's MAC (a hall started
+	// during an upgrade could not be probed nor get its DNS answers for
+	// 30 s, and was restarted).
 	n.mu.Lock()
-	host := 0
-	for h := 2; h < 255; h++ {
-		if _, ok := n.used[h]; !ok {
-			host = h
-			break
-		}
-	}
+	host := nextHost(n.used, n.last)
 	if host == 0 {
 		n.mu.Unlock()
 		return nil, errors.New("no free pod IP in " + n.Pods.String())
@@ -145,6 +145,7 @@ func (n *Network) NewSandbox(resolvConf string) (*Sandbox, error) {
 	s := &Sandbox{Name: fmt.Sprintf("%s%d", n.prefix(), host), IP: net.IPv4(10, 244, byte(n.Slot), byte(host)).To4(),
 		veth: fmt.Sprintf("gh%dv%d", n.Slot, host), host: host}
 	n.used[host] = s.Name
+	n.last = host
 	n.mu.Unlock()
 	ok := false
 	defer func() {
@@ -167,6 +168,8 @@ func (n *Network) NewSandbox(resolvConf string) (*Sandbox, error) {
 			return nil, err
 		}
 	}
+	// Whatever the node still remembers of an earlier holder of the address.
+	_ = ipCmd("neigh", "flush", "to", s.IP.String())
 	dir := filepath.Join("/etc/netns", s.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -176,6 +179,19 @@ func (n *Network) NewSandbox(resolvConf string) (*Sandbox, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// nextHost is the first free host byte (2..254) after last, going round;
+// 0 when none is free.
+func nextHost(used map[int]string, last int) int {
+	last = max(last, 1)
+	for i := 1; i <= 253; i++ {
+		h := 2 + (last-2+i+253)%253
+		if _, ok := used[h]; !ok {
+			return h
+		}
+	}
+	return 0
 }
 
 // DeleteSandbox removes a pod's namespace (its processes must be gone).
