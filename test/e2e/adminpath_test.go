@@ -133,11 +133,6 @@ func TestAdminPath(t *testing.T) {
 	})
 	c.Shell("make deploy IMG=registry.example/gamehall:v2")
 	c.Shell("kubectl -n gamehall-system rollout status deployment/gamehall-operator --timeout=5m")
-	c.Eventually("the Hall's pods on v2", 5*time.Minute, func() (bool, string) {
-		out, _ := c.KubectlOut("get", "pods", "-l", "gamehall.dev/hall=main", "-o", `jsonpath={range .items[*]}{.spec.containers[0].image}{" "}{end}`)
-		return strings.TrimSpace(out) == "registry.example/gamehall:v2", "hall pods: " + out
-	})
-	c.Shell("kubectl rollout status deployment/main-hall --timeout=5m")
 	gsImages := func() string {
 		out, _ := c.KubectlOut("get", "gameservers", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.template.spec.containers[0].image}{" "}{end}`)
 		return out
@@ -150,11 +145,16 @@ func TestAdminPath(t *testing.T) {
 		st, outdated := upgradeStatus(c)
 		if !shown && outdated > 0 {
 			shown = true
-			c.Progressf("kubectl get regions -o wide (upgrading):\n%s", c.MustRun(kubectl, "get", "regions", "-o", "wide"))
+			c.Progressf("kubectl get regions,roomshards -o wide (upgrading):\n%s", c.MustRun(kubectl, "get", "regions,roomshards", "-o", "wide"))
 			c.Shell("kubectl gamehall top")
 		}
 		return out != "" && !strings.Contains(out, ":v1"), st + " | " + out
 	})
+	c.Eventually("the Hall's pods on v2", 5*time.Minute, func() (bool, string) {
+		out, _ := c.KubectlOut("get", "pods", "-l", "gamehall.dev/hall=main", "-o", `jsonpath={range .items[*]}{.spec.containers[0].image}{" "}{end}`)
+		return strings.TrimSpace(out) == "registry.example/gamehall:v2", "hall pods: " + out
+	})
+	c.Shell("kubectl rollout status deployment/main-hall --timeout=5m")
 	for _, region := range regions {
 		c.Eventually("Region "+region+" up to date", time.Minute, func() (bool, string) {
 			out, _ := c.KubectlOut("get", "region", region, "-o", `jsonpath={.status.outdatedShards} {.status.updatedShards} {.status.conditions[?(@.type=="UpToDate")].reason}`)
