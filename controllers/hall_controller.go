@@ -319,6 +319,9 @@ func HallArgs(hall *gamehallv1.Hall, sel labels.Selector, address string, region
 	if hall.Spec.Login.Guest {
 		args = append(args, "--guest")
 	}
+	if p := hall.Spec.Login.TrustedProxies; len(p) > 0 {
+		args = append(args, "--trusted-proxies="+strings.Join(p, ","))
+	}
 	if regionDatabases {
 		args = append(args, "--databases-dir="+HallDatabasesDir)
 	}

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -270,6 +272,19 @@ func TestHallAddress(t *testing.T) {
 	// Not a URL: refused at admission.
 	h.Spec.Service.ExternalURL = "lobby.example.com:8080"
 	g.Expect(env.Client.Update(ctx, h)).To(MatchError(ContainSubstring("externalURL must be an http:// or https:// URL")))
+}
+
+// The Hall's trusted proxies reach the hall as --trusted-proxies.
+func TestHallArgsTrustedProxies(t *testing.T) {
+	h := hall("games")
+	if args := strings.Join(HallArgs(h, labels.Everything(), "", false), " "); strings.Contains(args, "--trusted-proxies") {
+		t.Errorf("no proxies, yet %s", args)
+	}
+	h.Spec.Login.TrustedProxies = []string{"10.0.0.0/8", "2001:db8::/64"}
+	args := HallArgs(h, labels.Everything(), "", false)
+	if !slices.Contains(args, "--trusted-proxies=10.0.0.0/8,2001:db8::/64") {
+		t.Errorf("HallArgs = %q; want --trusted-proxies=10.0.0.0/8,2001:db8::/64", args)
+	}
 }
 
 func TestHallAddressTable(t *testing.T) {

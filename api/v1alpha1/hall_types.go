@@ -75,6 +75,19 @@ type LoginSpec struct {
 	// +optional
 	Guest bool `json:"guest,omitempty"`
 
+	// trustedProxies are the addresses and CIDR prefixes of the proxies in
+	// front of the halls (an ingress, a load balancer that forwards
+	// X-Forwarded-For) whose X-Forwarded-For names the client for the login
+	// limits. From any other peer the header is ignored. Empty: the TCP peer
+	// is the client (behind a proxy that is not listed, every client shares
+	// the proxy's limits).
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.all(p, isIP(p) || isCIDR(p))",message="trustedProxies are IP addresses or CIDR prefixes, e.g. 10.0.0.0/8"
+	// +listType=atomic
+	// +optional
+	TrustedProxies []string `json:"trustedProxies,omitempty"`
+
 	// ticketTTL is how long a session ticket stays valid.
 	// +kubebuilder:default="12h"
 	// +optional

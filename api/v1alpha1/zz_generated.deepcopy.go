@@ -159,6 +159,11 @@ func (in *LoginSpec) DeepCopyInto(out *LoginSpec) {
 		*out = new(DatabaseSpec)
 		**out = **in
 	}
+	if in.TrustedProxies != nil {
+		in, out := &in.TrustedProxies, &out.TrustedProxies
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.TicketTTL != nil {
 		in, out := &in.TicketTTL, &out.TicketTTL
 		*out = new(v1.Duration)
