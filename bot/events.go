@@ -29,6 +29,7 @@ const (
 	EvResumed      = "resumed"       // the seat is back on a new connection
 	EvResumeFailed = "resume-failed" // the seat could not be resumed
 	EvBackToHall   = "back-to-hall"  // the player picks a room from the hall again
+	EvInOtherRoom  = "in-other-room" // a room entry refused IN_OTHER_ROOM: presence still seats the account elsewhere
 )
 
 // eventLog writes Events as JSON lines; nil writes nothing.

@@ -309,6 +309,7 @@ func (p *player) enter(ctx context.Context, base, region, ticket string, tried m
 			// connection (in its reconnect grace): one room per game is
 			// the rule. Come back later.
 			st.InOtherRoom.Add(1)
+			p.r.events.add(Event{Kind: EvInOtherRoom, Account: p.account, Shard: addr})
 			conn.close()
 			return nil, 0
 		default:

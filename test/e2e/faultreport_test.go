@@ -107,12 +107,38 @@ func (f *faultRun) report(scenarios []*scenario, r e2e.BotResult, eventFiles ...
 	fmt.Fprintf(&b, "| all along | bots dropping their connection mid-game (mean 20 s) and resuming: %d drops, %d seats resumed (p50 %d ms), %d back to the hall (%d from the killed shard) | %s | — |\n",
 		drops, resumes, p50, back, cutKilled, count(first.Add(-time.Hour), last.Add(time.Hour)))
 	fmt.Fprintf(&b, "\nGames: %d finished, %s; peak %d players; bot protocol errors %d.\n", r.Games, zeroSum, f.peak, r.ProtocolErrors)
+	fmt.Fprintf(&b, "%s\n", f.inOtherRoom(evs))
 	var out []string
 	for _, v := range f.violations {
 		out = append(out, v.at.Format("15:04:05.000")+" "+v.what)
 	}
 	sort.Strings(out)
 	return faultReport{table: b.String(), violations: out}
+}
+
+// inOtherRoom counts the room entries refused IN_OTHER_ROOM, and those of
+// players whose connection a killed shard took: presence held their entry
+// until the dead process's liveness lapsed; the last one says how long.
+func (f *faultRun) inOtherRoom(evs []bot.Event) string {
+	lost := map[string]time.Time{} // account → when a killed shard took its connection
+	n, killed := 0, 0
+	var longest time.Duration
+	evs = append([]bot.Event(nil), evs...)
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	for _, e := range evs {
+		switch {
+		case e.Kind == bot.EvLost && f.killedAddr[e.Shard]:
+			lost[e.Account] = e.Time
+		case e.Kind == bot.EvInOtherRoom:
+			n++
+			if at, ok := lost[e.Account]; ok {
+				killed++
+				longest = max(longest, e.Time.Sub(at))
+			}
+		}
+	}
+	return fmt.Sprintf("IN_OTHER_ROOM refusals: %d; %d of them to players of a killed shard, the last %v after it took their connection.",
+		n, killed, longest.Round(100*time.Millisecond))
 }
 
 func readEvents(t testing.TB, files ...string) []bot.Event {
