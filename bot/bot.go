@@ -52,6 +52,11 @@ type Config struct {
 	// to get its seat back from the same shard (10s; keep it under the
 	// shard's reconnect grace).
 	ResumeWithin time.Duration
+	// HeldRetry: a player refused IN_OTHER_ROOM (presence still seats the
+	// account elsewhere, e.g. on a shard that died) tries the room again with
+	// the same ticket every second for this long, as a client that keeps its
+	// ticket would; 0: the visit ends, and the next one logs in anew.
+	HeldRetry time.Duration
 	// TableWait: a player whose table started no game for this long leaves
 	// the room and picks another from the hall, as a person would (30s):
 	// nobody joins a table of a draining shard, which waits for its players.
@@ -104,6 +109,9 @@ func (c *Config) defaults() error {
 	}
 	if c.DropEvery < 0 {
 		return fmt.Errorf("drop-every %s is negative", c.DropEvery)
+	}
+	if c.HeldRetry < 0 {
+		return fmt.Errorf("held-retry %s is negative", c.HeldRetry)
 	}
 	if c.Prefix == "" {
 		var b [3]byte

@@ -206,7 +206,8 @@ func (p *player) resumeSeat(ctx context.Context, addr, ticket string, v *View, l
 func (p *player) enter(ctx context.Context, base, region, ticket string, tried map[int]bool) (*session, int) {
 	st := p.r.stats
 	var conn *session
-	var next []hall.Room // rooms to try before looking at the directory again
+	var next []hall.Room    // rooms to try before looking at the directory again
+	var heldSince time.Time // the first IN_OTHER_ROOM of this entry (Config.HeldRetry)
 	for attempt := 0; attempt < 8; attempt++ {
 		if ctx.Err() != nil || p.r.stopping() {
 			break
@@ -306,10 +307,19 @@ func (p *player) enter(ctx context.Context, base, region, ticket string, tried m
 			p.sleep(ctx, time.Second)
 		case pb.ErrorCode_IN_OTHER_ROOM:
 			// Presence still holds this account's seat from a previous
-			// connection (in its reconnect grace): one room per game is
-			// the rule. Come back later.
+			// connection (in its reconnect grace, or of a shard that died
+			// and whose liveness has not lapsed yet): one room per game is
+			// the rule. Try again for HeldRetry, then come back later.
 			st.InOtherRoom.Add(1)
 			p.r.events.add(Event{Kind: EvInOtherRoom, Account: p.account, Shard: addr})
+			if heldSince.IsZero() {
+				heldSince = time.Now()
+			}
+			if time.Since(heldSince) < p.r.cfg.HeldRetry && p.sleep(ctx, time.Second) {
+				next = append([]hall.Room{room}, next...)
+				attempt-- // waiting for presence to let go, not trying rooms
+				continue
+			}
 			conn.close()
 			return nil, 0
 		default:

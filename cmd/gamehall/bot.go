@@ -66,6 +66,7 @@ func runBot(args []string) int {
 	fs.IntVar(&cfg.MaxOnline, "max-online", 0, "players connected at once (default: what the file descriptor limit allows)")
 	fs.DurationVar(&cfg.DropEvery, "drop-every", 0, "mean time after which a player in a game drops its connection, as a flaky network would, and resumes its seat (0: never)")
 	fs.DurationVar(&cfg.TableWait, "table-wait", 30*time.Second, "a player whose table started no game for this long leaves the room and picks another (a draining shard gets no new players)")
+	fs.DurationVar(&cfg.HeldRetry, "held-retry", 0, "a player refused IN_OTHER_ROOM (its seat elsewhere still held, e.g. by a shard that died) tries again with the same ticket every second for this long (0: the visit ends; the next logs in anew)")
 	fs.DurationVar(&cfg.ResumeWithin, "resume-within", 10*time.Second, "how long a player whose connection was lost tries to get its seat back (keep it under the shard's reconnect grace)")
 	events := fs.String("events", "", "write one JSON line per connection ended in a room, resume and return to the hall to this file (for fault tests; see bot.Event)")
 	verbose := fs.BoolP("verbose", "v", false, "debug logs (failed logins, lost connections)")

@@ -58,7 +58,7 @@ func TestFaults(t *testing.T) {
 	events := filepath.Join(c.Dir, "bot-events.jsonl")
 	bots := c.StartBots(e2e.BotOptions{Name: "faults", HallURL: hallURL, Region: faultRegion, Players: 18,
 		Duration: 10 * time.Minute, Think: 300 * time.Millisecond, Break: time.Second, LeaveGrace: 20 * time.Second,
-		Args: []string{"--drop-every", "20s", "--resume-within", "15s", "--table-wait", "10s", "--events", events}})
+		Args: []string{"--drop-every", "20s", "--resume-within", "15s", "--table-wait", "10s", "--held-retry", "30s", "--events", events}})
 	f.waitPlayers(12)
 
 	scenarios := []*scenario{
@@ -171,7 +171,7 @@ func (f *faultRun) killHall() time.Duration {
 func (f *faultRun) operatorMidScaleOut() time.Duration {
 	f.extra = f.c.StartBots(e2e.BotOptions{Name: "burst", HallURL: hallURL, Region: faultRegion, Players: 18,
 		Duration: 10 * time.Minute, Think: 300 * time.Millisecond, Break: time.Second, LeaveGrace: 20 * time.Second,
-		Args: []string{"--drop-every", "20s", "--resume-within", "15s", "--table-wait", "10s", "--events", filepath.Join(f.c.Dir, "bot-events-burst.jsonl")}})
+		Args: []string{"--drop-every", "20s", "--resume-within", "15s", "--table-wait", "10s", "--held-retry", "30s", "--events", filepath.Join(f.c.Dir, "bot-events-burst.jsonl")}})
 	f.c.Eventually("the Region asking for a third shard", 3*time.Minute, func() (bool, string) {
 		st := f.regionStatus()
 		return st.desired > 2, fmt.Sprintf("%+v", st)
