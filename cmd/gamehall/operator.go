@@ -31,6 +31,7 @@ func runOperator(args []string) int {
 	fs := flag.NewFlagSet("gamehall operator", flag.ContinueOnError)
 	metricsAddr := fs.String("metrics-bind-address", "0", "address of the Prometheus /metrics endpoint (plain HTTP), e.g. :8443; 0 turns it off")
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	pprofAddr := fs.String("pprof-bind-address", "", "address of Go's /debug/pprof endpoints (profiling, e.g. 127.0.0.1:6060); empty turns them off")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so only one of several operator replicas acts")
 	namespace := fs.String("namespace", "", "watch only this namespace (default: all; config/namespaced binds the operator's rights there only)")
 	leaseNamespace := fs.String("leader-election-namespace", "", "namespace of the leader-election lease (default: the operator pod's own, where config/rbac grants leases)")
@@ -73,6 +74,7 @@ func runOperator(args []string) int {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
+		PprofBindAddress:        *pprofAddr,
 		LeaderElection:          *leaderElect,
 		LeaderElectionID:        "operator.gamehall.dev",
 		LeaderElectionNamespace: *leaseNamespace,

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -62,14 +63,16 @@ func main() {
 	duration := flag.Duration("duration", 30*time.Second, "length of the reporting phase")
 	bin := flag.String("gamehall", "bin/gamehall", "the gamehall binary (go build -o bin/gamehall ./cmd/gamehall)")
 	rooms := flag.Bool("rooms", true, "each report also writes the room list annotation, as the game server does")
+	profile := flag.String("profile", "", "write the operator's CPU profiles here: scale.pprof (the first -scale-profile of the scale-up) and report.pprof (the reporting phase)")
+	scaleProfile := flag.Duration("scale-profile", 30*time.Second, "length of the scale-up profile")
 	flag.Parse()
-	if err := run(*shards, *report, *duration, *bin, *rooms); err != nil {
+	if err := run(*shards, *report, *duration, *bin, *rooms, *profile, *scaleProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "scalebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, report, duration time.Duration, bin string, withRooms bool) error {
+func run(n int, report, duration time.Duration, bin string, withRooms bool, profileDir string, scaleProfile time.Duration) error {
 	ctrl.SetLogger(logr.Discard()) // the informers' chatter is not the measurement
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("%s: %w (build it: go build -o bin/gamehall ./cmd/gamehall)", bin, err)
@@ -102,8 +105,16 @@ func run(n int, report, duration time.Duration, bin string, withRooms bool) erro
 	if err != nil {
 		return err
 	}
-	op := exec.CommandContext(ctx, bin, "operator", "--kubeconfig="+kubeconfig, "--metrics-bind-address="+metricsAddr,
-		"--health-probe-bind-address=127.0.0.1:0", "--namespace="+ns)
+	args := []string{"operator", "--kubeconfig=" + kubeconfig, "--metrics-bind-address=" + metricsAddr,
+		"--health-probe-bind-address=127.0.0.1:0", "--namespace=" + ns}
+	var pprofAddr string
+	if profileDir != "" {
+		if pprofAddr, err = freeAddr(); err != nil {
+			return err
+		}
+		args = append(args, "--pprof-bind-address="+pprofAddr)
+	}
+	op := exec.CommandContext(ctx, bin, args...)
 	logf, err := os.Create(filepath.Join(dir, "operator.log"))
 	if err != nil {
 		return err
@@ -170,6 +181,11 @@ func run(n int, report, duration time.Duration, bin string, withRooms bool) erro
 	if err := waitFor(2*time.Minute, func() bool { _, err := scrape("http://" + metricsAddr + "/metrics"); return err == nil }); err != nil {
 		return fmt.Errorf("operator did not start (log: %s): %w", logf.Name(), err)
 	}
+	var profiles sync.WaitGroup
+	defer profiles.Wait()
+	if profileDir != "" {
+		profiles.Go(func() { cpuProfile(pprofAddr, scaleProfile, filepath.Join(profileDir, "scale.pprof")) })
+	}
 	start := time.Now()
 	if err := c.Create(ctx, region); err != nil {
 		return err
@@ -208,6 +224,9 @@ func run(n int, report, duration time.Duration, bin string, withRooms bool) erro
 	cpuBefore, err := cpuSeconds(op.Process.Pid)
 	if err != nil {
 		return err
+	}
+	if profileDir != "" {
+		profiles.Go(func() { cpuProfile(pprofAddr, duration, filepath.Join(profileDir, "report.pprof")) })
 	}
 	t0 := time.Now()
 	var reports, skipped atomic.Int64
@@ -318,6 +337,27 @@ func run(n int, report, duration time.Duration, bin string, withRooms bool) erro
 		fmt.Printf("reconcile %s: %d calls, p50 ≤ %s, p99 ≤ %s (histogram bucket bounds)\n", ctl, count, p50, p99)
 	}
 	return nil
+}
+
+// cpuProfile saves the operator's CPU profile over the next d.
+func cpuProfile(addr string, d time.Duration, path string) {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scalebench: profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scalebench: profile:", err)
+		return
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		fmt.Fprintln(os.Stderr, "scalebench: profile:", err)
+		return
+	}
+	fmt.Printf("operator CPU profile: %s (go tool pprof -top bin/gamehall %s)\n", path, path)
 }
 
 func waitFor(limit time.Duration, ok func() bool) error {
