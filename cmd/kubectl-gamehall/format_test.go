@@ -110,7 +110,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"rooms", "a", "b"}, 2, "", "name one Region"},
 		{[]string{"rooms", "south", "--state", "busy"}, 2, "", "--state must be full or open"},
 		{[]string{"top", "south"}, 2, "", "takes no arguments"},
-		{[]string{"top", "-o", "yaml"}, 2, "", "-o must be table or json"},
+		{[]string{"rooms", "south", "-o", "yaml"}, 2, "", "-o must be table or json"},
+		{[]string{"rooms", "south", "-A"}, 2, "", "pick it with -n"},
+		{[]string{"top", "-o", "json"}, 2, "", "are rooms' flags"},
+		{[]string{"top", "--state", "full"}, 2, "", "are rooms' flags"},
 		{[]string{"top", "--bogus"}, 2, "", "flag provided but not defined: -bogus (kubectl gamehall help top)"},
 		{[]string{"top", "--kubeconfig", "/nonexistent/kubeconfig"}, 1, "", "/nonexistent/kubeconfig"},
 	}

@@ -141,8 +141,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case o.state != "" && o.state != "full" && o.state != "open":
 		fmt.Fprintf(stderr, "kubectl gamehall rooms: --state must be full or open, not %q\n", o.state)
 		return 2
-	case o.output != "table" && o.output != "json":
-		fmt.Fprintf(stderr, "kubectl gamehall %s: -o must be table or json, not %q\n", cmd, o.output)
+	case cmd == "rooms" && o.output != "table" && o.output != "json":
+		fmt.Fprintf(stderr, "kubectl gamehall rooms: -o must be table or json, not %q\n", o.output)
+		return 2
+	case cmd == "rooms" && o.allNamespaces:
+		fmt.Fprintf(stderr, "kubectl gamehall rooms: a Region lives in one namespace: pick it with -n, not -A\n")
+		return 2
+	case cmd == "top" && (o.hall != "" || o.state != "" || o.output != "table"):
+		fmt.Fprintf(stderr, "kubectl gamehall top: --hall, --state and -o are rooms' flags (for the objects: kubectl get regions,roomshards -o yaml)\n")
 		return 2
 	}
 
