@@ -46,6 +46,8 @@ type faultRun struct {
 	twice      map[string]time.Time // account → since when it is in two places
 	held       map[string]bool      // accounts the shards hold (last poll)
 	peak       int                  // most players seen at once
+	reseated   time.Duration        // shard killed: from the kill to its players in rooms again
+	reseatedN  int                  // how many players that was
 	stopped    chan struct{}
 	done       chan struct{}
 }
@@ -295,6 +297,30 @@ func (f *faultRun) busiestShard() shardRef {
 		f.t.Fatal("no shard answers")
 	}
 	return best
+}
+
+// seated lists the accounts in a room of the shards (all when s is nil,
+// else only of s) that answer.
+func (f *faultRun) seated(only *shardRef) map[string]bool {
+	ss := []shardRef{}
+	if only != nil {
+		ss = append(ss, *only)
+	} else if all, err := f.shards(); err == nil {
+		ss = all
+	}
+	out := map[string]bool{}
+	for _, s := range ss {
+		st, err := f.stats(s)
+		if err != nil {
+			continue
+		}
+		for _, p := range st.PlayerList {
+			if p.Room != 0 {
+				out[p.Account] = true
+			}
+		}
+	}
+	return out
 }
 
 func (f *faultRun) shardRunning(name string) bool {

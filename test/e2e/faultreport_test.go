@@ -137,8 +137,8 @@ func (f *faultRun) inOtherRoom(evs []bot.Event) string {
 			}
 		}
 	}
-	return fmt.Sprintf("IN_OTHER_ROOM refusals: %d; %d of them to players of a killed shard, the last %v after it took their connection.",
-		n, killed, longest.Round(100*time.Millisecond))
+	return fmt.Sprintf("IN_OTHER_ROOM refusals: %d; %d of them to players of a killed shard, the last %v after it took their connection; its %d seated players were in rooms again %v after the kill.",
+		n, killed, longest.Round(100*time.Millisecond), f.reseatedN, f.reseated.Round(100*time.Millisecond))
 }
 
 func readEvents(t testing.TB, files ...string) []bot.Event {

@@ -103,9 +103,12 @@ func TestFaults(t *testing.T) {
 // killShard SIGKILLs the busiest shard: its players lose their connection
 // (no drain, no kick: nothing to count as a cut), go back to the hall,
 // and the operator replaces the shard. Recovery: the Region has as many
-// ready shards as before.
+// ready shards as before. Then, before the next fault, the suite waits for
+// the killed shard's players to be in rooms again (f.reseated): presence
+// lets them in once the dead process's liveness lapses.
 func (f *faultRun) killShard() time.Duration {
 	gs := f.busiestShard()
+	victims := f.seated(&gs)
 	before, err := f.shards()
 	f.must(err)
 	f.killed(gs.addr)
@@ -126,7 +129,19 @@ func (f *faultRun) killShard() time.Duration {
 		return fresh > 0 && len(ss) >= len(before) && !f.shardRunning(gs.name),
 			fmt.Sprintf("%d running game servers (%d new), want %d without %s", len(ss), fresh, len(before), gs.name)
 	})
-	return time.Since(t0)
+	recovered := time.Since(t0)
+	f.c.Eventually("the killed shard's players in rooms again", 3*time.Minute, func() (bool, string) {
+		now, missing := f.seated(nil), 0
+		for a := range victims {
+			if !now[a] {
+				missing++
+			}
+		}
+		return missing == 0, fmt.Sprintf("%d of %d not in a room yet", missing, len(victims))
+	})
+	f.reseated, f.reseatedN = time.Since(t0), len(victims)
+	f.c.Progressf("   the killed shard's %d players in rooms again %s after the kill", len(victims), f.reseated.Round(100*time.Millisecond))
+	return recovered
 }
 
 // restartRedis: Redis comes back empty; the shards re-assert the sessions
