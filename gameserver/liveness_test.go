@@ -131,7 +131,7 @@ func TestKilledShardReleasesItsPlayers(t *testing.T) {
 	if where, ok, err := login.RoomOf(ctx, "ann", "doudizhu"); err != nil || !ok || !strings.HasPrefix(where.Shard, "south-0/") {
 		t.Fatalf("after the kill ann's entry is %v %v %v, want south-0's, left as it was", where, ok, err)
 	}
-	startLivenessShard(t, rs.Addr) // the replacement
+	startLivenessShard(t, rs.Addr)              // the replacement
 	onB, err := client.Dial(ctx, b.addr(), tok) // the same session, back from the hall
 	if err != nil {
 		t.Fatal(err)
