@@ -1,141 +1,167 @@
 package ticket
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// MinKeyLen is the shortest HMAC key accepted: HS256 keys shorter than the
-// hash output weaken the signature.
-const MinKeyLen = 32
-
-// Leeway tolerates clock skew between the login replica that signed a
-// ticket and the process that verifies it.
-const Leeway = 5 * time.Second
-
-// jwtClaims is the wire form of Claims: sub = account, sid = session.
-type jwtClaims struct {
-	Session string `json:"sid"`
-	Role    Role   `json:"role"`
-	jwt.RegisteredClaims
-}
-
-// Keyring signs with its newest key and verifies with any key it holds. It
-// is safe for concurrent use; Set replaces the keys atomically (rotation).
+// Keyring signs with its active private key and verifies with its public
+// keys: what login and the hall hold. It is safe for concurrent use.
+//
+// The active key signs only while its public half is among the verification
+// keys: a key is published before it signs. Removing a key from the
+// verification set revokes it at once, even the active one (Sign then fails
+// until another key is active).
 type Keyring struct {
 	mu     sync.RWMutex
-	keys   map[string][]byte
-	newest string
+	priv   map[string]ed25519.PrivateKey
+	active string
+	pub    map[string]ed25519.PublicKey
 	now    func() time.Time
 }
 
-var _ Verifier = (*Keyring)(nil)
+var (
+	_ Verifier = (*Keyring)(nil)
+	_ Issuer   = (*Keyring)(nil)
+)
 
-// NewKeyring returns a Keyring holding keys (key id → secret) that signs with
-// newest. newest "" picks the lexically greatest key id.
-func NewKeyring(keys map[string][]byte, newest string) (*Keyring, error) {
+// NewKeyring returns a Keyring signing with priv[active] and verifying with
+// the public halves of priv (tests, local mode, tools).
+func NewKeyring(priv map[string]ed25519.PrivateKey, active string) (*Keyring, error) {
+	pub := map[string]ed25519.PublicKey{}
+	for id, k := range priv {
+		pub[id] = k.Public().(ed25519.PublicKey)
+	}
+	return NewKeyringWith(priv, active, pub)
+}
+
+// NewKeyringWith returns a Keyring signing with priv[active] and verifying
+// with pub; pub must hold the active key's public half.
+func NewKeyringWith(priv map[string]ed25519.PrivateKey, active string, pub map[string]ed25519.PublicKey) (*Keyring, error) {
 	k := &Keyring{now: time.Now}
-	if err := k.Set(keys, newest); err != nil {
+	if err := k.Set(priv, active, pub); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-// Set replaces the keys. Verification accepts exactly these keys afterwards,
-// so a removed key stops being accepted at once.
-func (k *Keyring) Set(keys map[string][]byte, newest string) error {
-	if len(keys) == 0 {
-		return ErrNoKeys
+// LoadKeyring reads a signing and a verification directory.
+func LoadKeyring(signingDir, verificationDir string) (*Keyring, error) {
+	priv, active, err := ReadSigningDir(signingDir)
+	if err != nil {
+		return nil, err
 	}
-	cp := make(map[string][]byte, len(keys))
-	for id, secret := range keys {
-		if err := checkKeyID(id); err != nil {
-			return err
-		}
-		if len(secret) < MinKeyLen {
-			return fmt.Errorf("ticket: key %q is %d bytes, want at least %d", id, len(secret), MinKeyLen)
-		}
-		cp[id] = append([]byte(nil), secret...)
+	pub, err := ReadVerificationDir(verificationDir)
+	if err != nil {
+		return nil, err
 	}
-	if newest == "" {
-		newest = greatest(cp)
+	return NewKeyringWith(priv, active, pub)
+}
+
+// Set replaces every key. It refuses an active key that is not published
+// for verification, or whose published half differs.
+func (k *Keyring) Set(priv map[string]ed25519.PrivateKey, active string, pub map[string]ed25519.PublicKey) error {
+	p, a, err := checkSigning(priv, active, pub)
+	if err != nil {
+		return err
 	}
-	if _, ok := cp[newest]; !ok {
-		return fmt.Errorf("ticket: newest key %q is not among the keys", newest)
+	cp, err := copyPublic(pub)
+	if err != nil {
+		return err
 	}
 	k.mu.Lock()
-	k.keys, k.newest = cp, newest
+	k.priv, k.active, k.pub = p, a, cp
 	k.mu.Unlock()
 	return nil
 }
 
-// KeyIDs lists the key ids held, sorted, and the one used for signing.
-func (k *Keyring) KeyIDs() (ids []string, newest string) {
+func checkSigning(priv map[string]ed25519.PrivateKey, active string, pub map[string]ed25519.PublicKey) (map[string]ed25519.PrivateKey, string, error) {
+	if len(priv) == 0 {
+		return nil, "", ErrNoKeys
+	}
+	cp := make(map[string]ed25519.PrivateKey, len(priv))
+	for id, key := range priv {
+		if err := checkKeyID(id); err != nil {
+			return nil, "", err
+		}
+		if len(key) != ed25519.PrivateKeySize {
+			return nil, "", fmt.Errorf("ticket: key %q is not an Ed25519 private key", id)
+		}
+		if p, ok := pub[id]; ok && !p.Equal(key.Public()) {
+			return nil, "", fmt.Errorf("ticket: key %q: the published public key is not this private key's", id)
+		}
+		cp[id] = slices.Clone(key)
+	}
+	if _, ok := cp[active]; !ok {
+		return nil, "", fmt.Errorf("ticket: active key %q is not among the signing keys", active)
+	}
+	if _, ok := pub[active]; !ok {
+		return nil, "", fmt.Errorf("ticket: active key %q is not published for verification yet (publish it, wait for every shard to reload, then activate it)", active)
+	}
+	return cp, active, nil
+}
+
+// Reload re-reads both directories. The verification keys are always
+// replaced (a revoked key is refused at once); the signing keys only when
+// their active key is published, otherwise the old ones stay and the error
+// says why. changed says whether the key ids or the active key differ.
+func (k *Keyring) Reload(signingDir, verificationDir string) (changed bool, err error) {
+	pub, err := ReadVerificationDir(verificationDir)
+	if err != nil {
+		return false, err
+	}
+	cpub, err := copyPublic(pub)
+	if err != nil {
+		return false, err
+	}
+	beforeIDs, beforeActive := k.KeyIDs()
+	priv, active, serr := ReadSigningDir(signingDir)
+	var p map[string]ed25519.PrivateKey
+	if serr == nil {
+		p, active, serr = checkSigning(priv, active, cpub)
+	}
+	k.mu.Lock()
+	k.pub = cpub
+	if serr == nil {
+		k.priv, k.active = p, active
+	}
+	k.mu.Unlock()
+	ids, nowActive := k.KeyIDs()
+	changed = !slices.Equal(beforeIDs, ids) || beforeActive != nowActive
+	if serr != nil {
+		return changed, fmt.Errorf("signing keys not reloaded: %w", serr)
+	}
+	return changed, nil
+}
+
+// KeyIDs lists the verification key ids, sorted, and the active key id.
+func (k *Keyring) KeyIDs() (ids []string, active string) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	for id := range k.keys {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids, k.newest
+	return slices.Sorted(maps.Keys(k.pub)), k.active
 }
 
-// LoadKeyDir reads a mounted Secret: one regular file per key, named by its
-// key id, holding the secret (surrounding whitespace trimmed, so a trailing
-// newline from `echo` is harmless). Names starting with "." are skipped
-// (Kubernetes' ..data symlink machinery). The newest key is the lexically
-// greatest name, so ids such as "2026-11-29" or "k0002" rotate naturally.
-func LoadKeyDir(dir string) (*Keyring, error) {
-	keys, err := ReadKeyDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	return NewKeyring(keys, "")
+func (k *Keyring) key(kid string) ed25519.PublicKey {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.pub[kid]
 }
 
-// ReadKeyDir returns the keys in dir (see LoadKeyDir); use it with Set to
-// reload after a rotation.
-func ReadKeyDir(dir string) (map[string][]byte, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("ticket: reading key dir: %w", err)
-	}
-	keys := map[string][]byte{}
-	for _, e := range ents {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") {
-			continue
-		}
-		p := filepath.Join(dir, name)
-		st, err := os.Stat(p) // follows the Secret's symlinks
-		if err != nil {
-			return nil, fmt.Errorf("ticket: key %q: %w", name, err)
-		}
-		if !st.Mode().IsRegular() {
-			continue
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("ticket: key %q: %w", name, err)
-		}
-		keys[name] = []byte(strings.TrimSpace(string(b)))
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w in %s", ErrNoKeys, dir)
-	}
-	return keys, nil
+// Verify checks a ticket as KeySet.Verify does.
+func (k *Keyring) Verify(token string, want Audience) (Claims, error) {
+	return verify(token, want, k.key, k.now)
 }
 
-// Sign issues a ticket for c valid for ttl, signed with the newest key.
-// c.KeyID and c.Expiry are filled in by Sign and ignored on input.
+// Sign issues a ticket for c valid for ttl, signed with the active key.
+// c.Audience is required (a player ticket names AudPlayer alone); c.KeyID
+// and c.Expiry are filled in by Sign and ignored on input.
 func (k *Keyring) Sign(c Claims, ttl time.Duration) (string, error) {
 	if c.Account == "" {
 		return "", errors.New("ticket: claims need an account")
@@ -143,107 +169,53 @@ func (k *Keyring) Sign(c Claims, ttl time.Duration) (string, error) {
 	if ttl <= 0 {
 		return "", fmt.Errorf("ticket: ttl must be positive, got %v", ttl)
 	}
-	if c.Role == "" {
-		c.Role = RolePlayer
+	if err := checkAudience(c.Audience); err != nil {
+		return "", fmt.Errorf("ticket: %v", err)
 	}
 	k.mu.RLock()
-	id, secret := k.newest, k.keys[k.newest]
+	id, priv, published := k.active, k.priv[k.active], k.pub[k.active] != nil
 	k.mu.RUnlock()
-	if secret == nil {
+	if priv == nil {
 		return "", ErrNoKeys
 	}
+	if !published {
+		return "", fmt.Errorf("ticket: active key %q was removed from the verification keys: activate another", id)
+	}
+	aud := make(jwt.ClaimStrings, len(c.Audience))
+	for i, a := range c.Audience {
+		aud[i] = string(a)
+	}
 	now := k.now()
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, jwtClaims{
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwtClaims{
 		Session: c.Session,
-		Role:    c.Role,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   c.Account,
+			Audience:  aud,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
 	})
 	t.Header["kid"] = id
-	return t.SignedString(secret)
+	return t.SignedString(priv)
 }
 
-// Verify checks the signature (with the key named by the ticket's kid) and
-// the expiry. Errors wrap ErrExpired or ErrInvalid and say what is wrong.
-func (k *Keyring) Verify(token string) (Claims, error) {
-	if token == "" {
-		return Claims{}, fmt.Errorf("%w: empty ticket", ErrInvalid)
-	}
-	var kid string
-	var wc jwtClaims
-	_, err := jwt.ParseWithClaims(token, &wc, func(t *jwt.Token) (any, error) {
-		id, _ := t.Header["kid"].(string)
-		if id == "" {
-			return nil, errors.New("no key id (kid) in header")
-		}
-		k.mu.RLock()
-		secret := k.keys[id]
-		k.mu.RUnlock()
-		if secret == nil {
-			return nil, fmt.Errorf("unknown key id %q", id)
-		}
-		kid = id
-		return secret, nil
-	},
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(Leeway),
-		jwt.WithTimeFunc(k.now),
-	)
-	switch {
-	case err == nil:
-	case errors.Is(err, jwt.ErrTokenExpired):
-		exp := time.Time{}
-		if wc.ExpiresAt != nil {
-			exp = wc.ExpiresAt.Time
-		}
-		return Claims{}, fmt.Errorf("%w: ticket expired at %s", ErrExpired, exp.UTC().Format(time.RFC3339))
-	default:
-		return Claims{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if wc.Subject == "" {
-		return Claims{}, fmt.Errorf("%w: no account (sub)", ErrInvalid)
-	}
-	switch wc.Role {
-	case RolePlayer, RoleService:
-	default:
-		return Claims{}, fmt.Errorf("%w: unknown role %q", ErrInvalid, wc.Role)
-	}
-	return Claims{
-		Account: wc.Subject,
-		Session: wc.Session,
-		Role:    wc.Role,
-		KeyID:   kid,
-		Expiry:  wc.ExpiresAt.Time,
-	}, nil
+// Player returns the claims of a player's ticket.
+func Player(account, session string) Claims {
+	return Claims{Account: account, Session: session, Audience: []Audience{AudPlayer}}
 }
 
-func checkKeyID(id string) error {
-	if id == "" || strings.HasPrefix(id, ".") || strings.ContainsAny(id, "/\\ \t\n") {
-		return fmt.Errorf("ticket: bad key id %q (want a file name without dots in front, slashes or spaces)", id)
-	}
-	return nil
+// Service returns the claims of a service ticket for account (a hall, the
+// operator, a tool) allowed what aud names.
+func Service(account string, aud ...Audience) Claims {
+	return Claims{Account: account, Audience: aud}
 }
 
-func greatest(keys map[string][]byte) string {
-	g := ""
-	for id := range keys {
-		if id > g {
-			g = id
-		}
-	}
-	return g
-}
-
-// Reload re-reads dir (see LoadKeyDir) and replaces the keys. On error the
-// old keys stay in force, so a half-written Secret update loses nothing.
-func (k *Keyring) Reload(dir string) error {
-	keys, err := ReadKeyDir(dir)
+// NewRandomKeyring returns a Keyring with one fresh key named kid, active
+// (local mode, tests, tools that only need tickets to outlive the process).
+func NewRandomKeyring(kid string) (*Keyring, error) {
+	k, err := GenerateKey()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return k.Set(keys, "")
+	return NewKeyring(map[string]ed25519.PrivateKey{kid: k}, kid)
 }
