@@ -26,29 +26,29 @@ import (
 func TestHelloErrors(t *testing.T) {
 	e := startShard(t, gameserver.Config{Rooms: 1, RoomCapacity: 10, TablesPerRoom: 1}, nil, nil)
 	good, _ := e.ticketFor("alice")
-	expired, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": "alice", "sid": "s1", "role": "player", "exp": time.Now().Add(-time.Hour).Unix(),
-	}).SignedString([]byte("0123456789abcdef0123456789abcdef"))
+	expired, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
+		"sub": "alice", "sid": "s1", "aud": "player", "exp": time.Now().Add(-time.Hour).Unix(),
+	}).SignedString(testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	expiredTok := func() string {
-		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-			"sub": "alice", "sid": "s1", "role": "player", "exp": time.Now().Add(-time.Hour).Unix(),
+		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
+			"sub": "alice", "sid": "s1", "aud": "player", "exp": time.Now().Add(-time.Hour).Unix(),
 		})
 		tok.Header["kid"] = "k1"
-		s, err := tok.SignedString([]byte("0123456789abcdef0123456789abcdef"))
+		s, err := tok.SignedString(testKey)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}()
 	forged := good[:len(good)-4] + "AAAA"
-	otherKeys, err := ticket.NewKeyring(map[string][]byte{"k1": []byte("another-secret-another-secret-xx")}, "k1")
+	otherKeys, err := ticket.NewRandomKeyring("k1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongKey, _ := otherKeys.Sign(ticket.Claims{Account: "alice", Session: "s1"}, time.Hour)
+	wrongKey, _ := otherKeys.Sign(ticket.Player("alice", "s1"), time.Hour)
 	svc := e.serviceTicket()
 	tests := []struct {
 		name    string
@@ -286,7 +286,14 @@ func TestDrain(t *testing.T) {
 	if code := req("nope"); code != 401 {
 		t.Fatalf("drain without a ticket: %d", code)
 	}
-	if code := req(e.serviceTicket()); code != 200 {
+	// ... that names the drain: a player's or a reader's is refused.
+	player, _ := e.ticketFor("p")
+	for _, tok := range []string{player, e.serviceTicket(ticket.AudShardRead)} {
+		if code := req(tok); code != 403 {
+			t.Fatalf("drain with a ticket for something else: %d, want 403", code)
+		}
+	}
+	if code := req(e.serviceTicket(ticket.AudShardDrain)); code != 200 {
 		t.Fatalf("drain: %d", code)
 	}
 	d := e.dial("d")
@@ -354,7 +361,7 @@ func TestPresenceRules(t *testing.T) {
 	_, err = a3.EnterRoom(ctx, 1)
 	wantCode(t, err, pb.ErrorCode_IN_OTHER_ROOM)
 	// An old session's ticket cannot enter a room.
-	oldTok, err := keys.Sign(ticket.Claims{Account: "alice", Session: "s1"}, time.Hour)
+	oldTok, err := keys.Sign(ticket.Player("alice", "s1"), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

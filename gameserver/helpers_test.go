@@ -1,6 +1,7 @@
 package gameserver_test
 
 import (
+	"crypto/ed25519"
 	"context"
 	"errors"
 	"fmt"
@@ -40,8 +41,12 @@ func testLogger() logr.Logger {
 	return logr.Discard()
 }
 
+// testKey is the tests' signing key "k1" (fixed, so a test can sign a
+// ticket by hand with it).
+var testKey = ed25519.NewKeyFromSeed([]byte("0123456789abcdef0123456789abcdef"))
+
 func newKeys(t testing.TB) *ticket.Keyring {
-	k, err := ticket.NewKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
+	k, err := ticket.NewKeyring(map[string]ed25519.PrivateKey{"k1": testKey}, "k1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,15 +112,19 @@ func (e *env) ticketFor(account string) (tok, session string) {
 	if _, err := e.pres.Login(context.Background(), account, session, time.Hour); err != nil {
 		e.t.Fatal(err)
 	}
-	tok, err := e.keys.Sign(ticket.Claims{Account: account, Session: session, Role: ticket.RolePlayer}, time.Hour)
+	tok, err := e.keys.Sign(ticket.Player(account, session), time.Hour)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return tok, session
 }
 
-func (e *env) serviceTicket() string {
-	tok, err := e.keys.Sign(ticket.Claims{Account: "hall", Session: "svc", Role: ticket.RoleService}, time.Hour)
+// serviceTicket may do everything a service ticket can on a shard.
+func (e *env) serviceTicket(aud ...ticket.Audience) string {
+	if len(aud) == 0 {
+		aud = []ticket.Audience{ticket.AudShardRead, ticket.AudShardDrain}
+	}
+	tok, err := e.keys.Sign(ticket.Service("hall", aud...), time.Hour)
 	if err != nil {
 		e.t.Fatal(err)
 	}

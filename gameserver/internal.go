@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gamehall/gamehall/ticket"
 )
 
 type metrics struct {
@@ -119,7 +121,7 @@ func (s *Server) internalHandler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /v1/occupancy", s.serveOccupancy)
 	mux.HandleFunc("POST /v1/drain", func(w http.ResponseWriter, r *http.Request) {
-		if !s.authService(w, r) {
+		if !s.authService(w, r, ticket.AudShardDrain) {
 			return
 		}
 		s.Drain()
@@ -127,7 +129,7 @@ func (s *Server) internalHandler() http.Handler {
 		json.NewEncoder(w).Encode(map[string]any{"draining": true, "players": s.inRooms.Load()})
 	})
 	mux.HandleFunc("GET /v1/stats", func(w http.ResponseWriter, r *http.Request) {
-		if !s.authService(w, r) {
+		if !s.authService(w, r, ticket.AudShardRead) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -100,7 +100,7 @@ func TestKillShardBeforeCommit(t *testing.T) {
 	seat := func(addr string) []*client.Conn {
 		var cs []*client.Conn
 		for i, a := range accounts {
-			tok, err := keys.Sign(ticket.Claims{Account: a, Session: fmt.Sprintf("s%d", i), Role: ticket.RolePlayer}, time.Hour)
+			tok, err := keys.Sign(ticket.Player(a, fmt.Sprintf("s%d", i)), time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}

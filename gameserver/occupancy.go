@@ -1,6 +1,7 @@
 package gameserver
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -89,20 +90,21 @@ func (s *Server) occupancyDelta(since uint64) (*pb.OccupancyDelta, uint64) {
 	return d, o.version
 }
 
-// authService accepts a bearer ticket with the service role.
-func (s *Server) authService(w http.ResponseWriter, r *http.Request) bool {
+// authService accepts a bearer service ticket for aud: 401 without a valid
+// ticket, 403 with one for something else.
+func (s *Server) authService(w http.ResponseWriter, r *http.Request, aud ticket.Audience) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
 		http.Error(w, "missing bearer ticket", http.StatusUnauthorized)
 		return false
 	}
-	c, err := s.deps.Verifier.Verify(tok)
-	if err != nil {
-		http.Error(w, "ticket rejected: "+err.Error(), http.StatusUnauthorized)
+	_, err := s.deps.Verifier.Verify(tok, aud)
+	switch {
+	case errors.Is(err, ticket.ErrAudience):
+		http.Error(w, "ticket refused: "+err.Error(), http.StatusForbidden)
 		return false
-	}
-	if c.Role != ticket.RoleService {
-		http.Error(w, "a service ticket is required", http.StatusForbidden)
+	case err != nil:
+		http.Error(w, "ticket rejected: "+err.Error(), http.StatusUnauthorized)
 		return false
 	}
 	return true
@@ -111,7 +113,7 @@ func (s *Server) authService(w http.ResponseWriter, r *http.Request) bool {
 // serveOccupancy streams a snapshot, then deltas batched every 250 ms, with
 // heartbeats (empty deltas) when nothing changes.
 func (s *Server) serveOccupancy(w http.ResponseWriter, r *http.Request) {
-	if !s.authService(w, r) {
+	if !s.authService(w, r, ticket.AudShardRead) {
 		return
 	}
 	rc := http.NewResponseController(w)

@@ -22,16 +22,16 @@ func (s *Server) hello(c *conn, env *pb.Envelope) bool {
 		c.sendError(env.Seq, pb.ErrorCode_UNSUPPORTED_VERSION, fmt.Sprintf("client version %q is not supported; this server speaks %s", h.ClientVersion, protocol.Version))
 		return false
 	}
-	claims, err := s.deps.Verifier.Verify(h.Ticket)
+	claims, err := s.deps.Verifier.Verify(h.Ticket, ticket.AudPlayer)
 	switch {
 	case errors.Is(err, ticket.ErrExpired):
 		c.sendError(env.Seq, pb.ErrorCode_TICKET_EXPIRED, "ticket expired; log in again")
 		return false
+	case errors.Is(err, ticket.ErrAudience):
+		c.sendError(env.Seq, pb.ErrorCode_TICKET_INVALID, "only a player's ticket can play: "+err.Error())
+		return false
 	case err != nil:
 		c.sendError(env.Seq, pb.ErrorCode_TICKET_INVALID, "ticket rejected: "+err.Error())
-		return false
-	case claims.Role != ticket.RolePlayer:
-		c.sendError(env.Seq, pb.ErrorCode_TICKET_INVALID, fmt.Sprintf("a %q ticket cannot play", claims.Role))
 		return false
 	case claims.Account == "":
 		c.sendError(env.Seq, pb.ErrorCode_TICKET_INVALID, "ticket names no account")

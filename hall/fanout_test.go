@@ -78,7 +78,7 @@ func readMessage(r *bufio.Reader) ([]byte, error) {
 // gets, in a few messages, everything it missed, and ends with the current
 // rooms.
 func TestSlowWatcherDoesNotDelayOthers(t *testing.T) {
-	keys, _ := ticket.NewKeyring(map[string][]byte{"k": []byte("0123456789abcdef0123456789abcdef")}, "")
+	keys, _ := ticket.NewRandomKeyring("k")
 	// Passes back to back, no message budget: every pass serves everyone.
 	h, err := New(Config{WriteTimeout: 20 * time.Second, DeltaInterval: time.Nanosecond, MaxWatchMessages: 1e9}, Deps{Keys: keys, Presence: presence.NewMemory(), Source: NewStaticSource(),
 		Dial: func(context.Context, string, string) (Feed, error) { return nil, errors.New("no shards here") }, Log: logr.Discard()})

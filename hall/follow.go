@@ -56,7 +56,7 @@ func (f *follower) run(ctx context.Context) {
 
 // follow runs one connection until it fails or ctx ends.
 func (f *follower) follow(ctx context.Context) error {
-	tok, err := f.h.deps.Keys.Sign(ticket.Claims{Account: "hall/" + f.h.cfg.Name, Role: ticket.RoleService}, f.h.cfg.ServiceTicketTTL)
+	tok, err := f.h.deps.Keys.Sign(ticket.Service("hall/"+f.h.cfg.Name, ticket.AudShardRead), f.h.cfg.ServiceTicketTTL)
 	if err != nil {
 		return err
 	}

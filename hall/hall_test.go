@@ -1,6 +1,7 @@
 package hall_test
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -226,25 +227,27 @@ func TestTickets(t *testing.T) {
 	e := startHall(t, hall.Config{}, keys, pres, nil)
 	e.source.Set(ddz, nil)
 
-	other, _ := ticket.NewKeyring(map[string][]byte{"k1": []byte(strings.Repeat("z", 32))}, "")
-	forged, _ := other.Sign(ticket.Claims{Account: "mallory", Session: "s"}, time.Hour)
-	k2 := []byte(strings.Repeat("2", 32))
-	k2ring, _ := ticket.NewKeyring(map[string][]byte{"k2": k2}, "")
-	short, _ := k2ring.Sign(ticket.Claims{Account: "a", Session: "s"}, time.Millisecond)
-	oldKey, _ := keys.Sign(ticket.Claims{Account: "a", Session: "s"}, time.Hour)
+	other, _ := ticket.NewRandomKeyring("k1")
+	forged, _ := other.Sign(ticket.Player("mallory", "s"), time.Hour)
+	k2 := ed25519.NewKeyFromSeed([]byte(strings.Repeat("2", 32)))
+	k2ring, _ := ticket.NewKeyring(map[string]ed25519.PrivateKey{"k2": k2}, "k2")
+	short, _ := k2ring.Sign(ticket.Player("a", "s"), time.Millisecond)
+	oldKey, _ := keys.Sign(ticket.Player("a", "s"), time.Hour)
+	service, _ := keys.Sign(ticket.Service("ops", ticket.ServiceAudiences...), time.Hour)
 	// ticket.Leeway tolerates clock skew; wait it out so short is expired.
 	time.Sleep(ticket.Leeway + 50*time.Millisecond)
 
-	// Rotate: add k2 (signing key), then remove k1.
-	k1 := []byte("0123456789abcdef0123456789abcdef")
-	if err := keys.Set(map[string][]byte{"k1": k1, "k2": k2}, ""); err != nil {
+	// Rotate: publish and activate k2, then remove k1.
+	pub := func(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
+	if err := keys.Set(map[string]ed25519.PrivateKey{"k1": testKey1, "k2": k2}, "k2",
+		map[string]ed25519.PublicKey{"k1": pub(testKey1), "k2": pub(k2)}); err != nil {
 		t.Fatal(err)
 	}
 	rotated := e.player("b")
 	if resp := e.get("/v1/regions", oldKey); resp.StatusCode != 200 {
 		t.Fatalf("old key during rotation: %d", resp.StatusCode)
 	}
-	if err := keys.Set(map[string][]byte{"k2": k2}, ""); err != nil {
+	if err := keys.Set(map[string]ed25519.PrivateKey{"k2": k2}, "k2", map[string]ed25519.PublicKey{"k2": pub(k2)}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -258,6 +261,7 @@ func TestTickets(t *testing.T) {
 		{"forged", forged, 401, login.CodeTicketInvalid},
 		{"expired", short, 401, login.CodeTicketExpired},
 		{"removed key", oldKey, 401, login.CodeTicketInvalid},
+		{"service ticket", service, 403, login.CodeTicketAudience},
 		{"new key", rotated, 200, ""},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package hall_test
 
 import (
+	"crypto/ed25519"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -37,8 +38,11 @@ func testLog() logr.Logger {
 	return logr.Discard()
 }
 
+// testKey1 is the tests' key "k1" (fixed: a test rotates away from it).
+var testKey1 = ed25519.NewKeyFromSeed([]byte("0123456789abcdef0123456789abcdef"))
+
 func newKeys(t testing.TB) *ticket.Keyring {
-	k, err := ticket.NewKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "")
+	k, err := ticket.NewKeyring(map[string]ed25519.PrivateKey{"k1": testKey1}, "k1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +163,7 @@ func (e *hallEnv) player(account string) string {
 	if _, err := e.pres.Login(context.Background(), account, session, time.Hour); err != nil {
 		e.t.Fatal(err)
 	}
-	tok, err := e.keys.Sign(ticket.Claims{Account: account, Session: session, Role: ticket.RolePlayer}, time.Hour)
+	tok, err := e.keys.Sign(ticket.Player(account, session), time.Hour)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestOpsView(t *testing.T) {
 	e.source.Set(regions, []hall.ShardInfo{s0.info("r")})
 	seat(t, e, s0, "ann", 1)
 
-	svc, err := keys.Sign(ticket.Claims{Account: "ops", Role: ticket.RoleService}, time.Hour)
+	svc, err := keys.Sign(ticket.Service("ops", ticket.AudHallOps), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestOpsView(t *testing.T) {
 		Error struct{ Code, Message string }
 	}
 	json.NewDecoder(resp.Body).Decode(&body)
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body.Error.Message, "service ticket") {
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body.Error.Message, "the ticket is for player, not hall.ops") {
 		t.Fatalf("player ticket: %s %+v", resp.Status, body)
 	}
 }

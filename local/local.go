@@ -9,7 +9,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -65,6 +64,12 @@ type Config struct {
 	// Hall, if set, adjusts the hall's configuration before it starts (a
 	// test gives it a client limit so that it redirects to a peer).
 	Hall func(*hall.Config)
+	// KeyDir holds the ticket keys as `gamehall keys` writes them (signing/
+	// and verification/), re-read every KeyReload (ticket.DefaultReload):
+	// login and the hall load both, the shards the verification keys only.
+	// Empty: one fresh key per run.
+	KeyDir    string
+	KeyReload time.Duration
 	Log  logr.Logger
 }
 
@@ -72,7 +77,8 @@ type Config struct {
 type Local struct {
 	cfg     Config
 	log     logr.Logger
-	keys    *ticket.Keyring
+	keys    *ticket.Keyring // login and the hall: signs and verifies
+	verify  *ticket.KeySet  // the shards: public keys only
 	store   presence.Store
 	ownPres bool
 	source  *hall.StaticSource
@@ -144,16 +150,9 @@ func New(cfg Config) (*Local, error) {
 		}
 		l.regions = append(l.regions, &region{spec: r, policy: p, shards: map[int32]*shard{}})
 	}
-	// A fresh key per run: tickets only need to outlive this process.
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
+	if err := l.loadKeys(); err != nil {
 		return nil, err
 	}
-	keys, err := ticket.NewKeyring(map[string][]byte{"local": secret}, "local")
-	if err != nil {
-		return nil, err
-	}
-	l.keys = keys
 	if cfg.DataDir != "" {
 		l.dbs = store.NewPool(store.Options{Migrate: true})
 		l.acctDSN = l.databaseURL(cfg.AccountsDatabase)
@@ -309,7 +308,7 @@ func (l *Local) HallURL() string { return l.hallURL }
 // OpsURL is the operator's live view with a service ticket (valid 24 h) in
 // the link's fragment, which the page keeps and no server sees.
 func (l *Local) OpsURL() (string, error) {
-	tok, err := l.keys.Sign(ticket.Claims{Account: "local-operator", Role: ticket.RoleService}, 24*time.Hour)
+	tok, err := l.keys.Sign(ticket.Service("local-operator", ticket.AudHallOps), 24*time.Hour)
 	if err != nil {
 		return "", err
 	}
@@ -341,6 +340,9 @@ func (l *Local) Run(ctx context.Context) error {
 	var bg sync.WaitGroup
 	bg.Go(func() { _ = l.hall.Run(hallCtx) })
 	bg.Go(func() { _ = l.httpSrv.Serve(l.ln) })
+	if l.cfg.KeyDir != "" {
+		bg.Go(func() { l.reloadKeys(hallCtx) })
+	}
 	l.log.Info("local mode serving", "hall", l.hallURL, "regions", len(l.regions))
 
 	tick := time.NewTicker(l.cfg.ScaleEvery)
@@ -517,7 +519,7 @@ func (l *Local) startShardLocked(ctx context.Context, r *region, index int32) er
 	if l.cfg.Shard != nil {
 		l.cfg.Shard(&cfg)
 	}
-	deps := gameserver.Deps{Verifier: l.keys, Presence: l.store, Logger: l.log.WithName("shard")}
+	deps := gameserver.Deps{Verifier: l.verify, Presence: l.store, Logger: l.log.WithName("shard")}
 	if r.dsn != "" {
 		deps.Store = l.dbs.Get(r.dsn)
 	}

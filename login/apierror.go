@@ -20,6 +20,7 @@ const (
 	CodeTicketMissing       = "TICKET_MISSING"
 	CodeTicketExpired       = "TICKET_EXPIRED"
 	CodeTicketInvalid       = "TICKET_INVALID"
+	CodeTicketAudience      = "TICKET_AUDIENCE" // a valid ticket for something else (403)
 	CodeHallFull            = "HALL_FULL"
 	CodeInternal            = "INTERNAL"
 )

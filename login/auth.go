@@ -21,19 +21,22 @@ func TicketFrom(r *http.Request) string {
 	return r.URL.Query().Get("ticket")
 }
 
-// Authenticate verifies the request's player ticket and answers 401 with a
-// specific code if it is missing, expired or invalid.
-func Authenticate(w http.ResponseWriter, r *http.Request, v ticket.Verifier) (ticket.Claims, bool) {
+// Authenticate verifies the request's ticket for audience aud and answers
+// 401 with a specific code if it is missing, expired or invalid, 403 if it
+// is for another audience (a player's ticket at an operator's endpoint).
+func Authenticate(w http.ResponseWriter, r *http.Request, v ticket.Verifier, aud ticket.Audience) (ticket.Claims, bool) {
 	tok := TicketFrom(r)
 	if tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gamehall"`)
 		WriteError(w, http.StatusUnauthorized, CodeTicketMissing, "send the login ticket as 'Authorization: Bearer <ticket>'")
 		return ticket.Claims{}, false
 	}
-	c, err := v.Verify(tok)
+	c, err := v.Verify(tok, aud)
 	switch {
 	case err == nil:
 		return c, true
+	case errors.Is(err, ticket.ErrAudience):
+		WriteError(w, http.StatusForbidden, CodeTicketAudience, err.Error())
 	case errors.Is(err, ticket.ErrExpired):
 		WriteError(w, http.StatusUnauthorized, CodeTicketExpired, err.Error()+"; log in again")
 	default:

@@ -327,7 +327,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) string {
 	if err != nil {
 		return s.presenceFailed(w, err, req.Account)
 	}
-	tok, err := s.deps.Keys.Sign(ticket.Claims{Account: req.Account, Session: session, Role: ticket.RolePlayer}, s.cfg.TicketTTL)
+	tok, err := s.deps.Keys.Sign(ticket.Player(req.Account, session), s.cfg.TicketTTL)
 	if err != nil {
 		s.deps.Log.Error(err, "login: signing")
 		WriteError(w, http.StatusInternalServerError, CodeInternal, "signing the ticket failed")
@@ -470,7 +470,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use POST with the ticket as a bearer token")
 		return
 	}
-	c, ok := Authenticate(w, r, s.deps.Keys)
+	c, ok := Authenticate(w, r, s.deps.Keys, ticket.AudPlayer)
 	if !ok {
 		return
 	}

@@ -1,7 +1,6 @@
 package login_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -27,7 +26,7 @@ import (
 )
 
 func keys(t testing.TB) *ticket.Keyring {
-	k, err := ticket.NewKeyring(map[string][]byte{"k1": bytes.Repeat([]byte("k"), 32)}, "")
+	k, err := ticket.NewRandomKeyring("k1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,11 +151,11 @@ func TestLoginAnswers(t *testing.T) {
 			if a.status != 200 {
 				return
 			}
-			c, err := tt.env.keys.Verify(a.ok.Ticket)
+			c, err := tt.env.keys.Verify(a.ok.Ticket, ticket.AudPlayer)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Account != a.ok.Account || c.Session != a.ok.Session || c.Role != ticket.RolePlayer || c.KeyID != a.ok.KeyID {
+			if c.Account != a.ok.Account || c.Session != a.ok.Session || !c.Has(ticket.AudPlayer) || c.KeyID != a.ok.KeyID {
 				t.Fatalf("claims %+v vs answer %+v", c, a.ok)
 			}
 			if live, _ := tt.env.store.Session(context.Background(), c.Account); live != c.Session {

@@ -142,7 +142,7 @@ func (s *Server) route(name string, h func(w http.ResponseWriter, r *http.Reques
 			login.WriteError(w, status, login.CodeMethodNotAllowed, "use GET")
 			return
 		}
-		c, ok := login.Authenticate(w, r, s.deps.Keys)
+		c, ok := login.Authenticate(w, r, s.deps.Keys, ticket.AudPlayer)
 		if !ok {
 			status = http.StatusUnauthorized
 			return

@@ -30,7 +30,7 @@ type env struct {
 // serve runs the routes over the given region databases (region → store).
 func serve(t *testing.T, dbs map[string]store.Regions) env {
 	t.Helper()
-	k, err := ticket.NewKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
+	k, err := ticket.NewRandomKeyring("k1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func serve(t *testing.T, dbs map[string]store.Regions) env {
 // get fetches path as account and decodes the JSON answer into out.
 func (e env) get(account, path string, out any) int {
 	e.t.Helper()
-	tok, err := e.keys.Sign(ticket.Claims{Account: account, Session: "s", Role: ticket.RolePlayer}, time.Hour)
+	tok, err := e.keys.Sign(ticket.Player(account, "s"), time.Hour)
 	if err != nil {
 		e.t.Fatal(err)
 	}

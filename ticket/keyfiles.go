@@ -35,6 +35,13 @@ func ReadSigningDir(dir string) (map[string]ed25519.PrivateKey, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	return ParseSigningFiles(files, dir)
+}
+
+// ParseSigningFiles reads a signing Secret's data (file name → content);
+// where names it in errors.
+func ParseSigningFiles(files map[string][]byte, where string) (map[string]ed25519.PrivateKey, string, error) {
+	dir := where
 	keys := map[string]ed25519.PrivateKey{}
 	active := ""
 	for name, b := range files {

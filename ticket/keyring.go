@@ -219,3 +219,6 @@ func NewRandomKeyring(kid string) (*Keyring, error) {
 	}
 	return NewKeyring(map[string]ed25519.PrivateKey{kid: k}, kid)
 }
+
+// PublicKey returns the verification key kid (nil if there is none).
+func (k *Keyring) PublicKey(kid string) ed25519.PublicKey { return slices.Clone(k.key(kid)) }

@@ -54,7 +54,8 @@ func runGameServer(args []string) int {
 	tables := fs.Int("tables-per-room", envInt("GAMEHALL_TABLES_PER_ROOM", 100), "tables per room (env GAMEHALL_TABLES_PER_ROOM)")
 	port := fs.Int("port", envInt("GAMEHALL_PORT", 7000), "players' TCP and WebSocket (/ws) port; 0 picks one (env GAMEHALL_PORT)")
 	iport := fs.Int("internal-port", envInt("GAMEHALL_INTERNAL_PORT", 7001), "internal port: /healthz /readyz /metrics /v1/occupancy /v1/drain; 0 picks one (env GAMEHALL_INTERNAL_PORT)")
-	keyDir := fs.String("signing-keys", envStr("GAMEHALL_SIGNING_KEYS", ""), "directory of ticket keys, one file per key id (env GAMEHALL_SIGNING_KEYS; required)")
+	keyDir := fs.String("verification-keys", envStr("GAMEHALL_VERIFICATION_KEYS", ""), "directory of the ticket verification keys, <key id>.pem Ed25519 public keys (env GAMEHALL_VERIFICATION_KEYS; required). A shard holds no private key")
+	keyReload := fs.Duration("key-reload", ticket.DefaultReload, "how often the verification keys are re-read: a removed key is refused within the kubelet's Secret sync plus this")
 	redisAddr := fs.String("redis", envStr("GAMEHALL_REDIS", ""), "Redis host:port for presence (env GAMEHALL_REDIS); empty: in memory, for trying things out")
 	redisPrefix := fs.String("redis-prefix", "gamehall:", "prefix of every presence key in Redis")
 	turn := fs.Duration("turn-timeout", 20*time.Second, "a player who does not move in time is auto-played")
@@ -79,9 +80,9 @@ func runGameServer(args []string) int {
 		return 1
 	}
 	if *keyDir == "" {
-		return fail("--signing-keys (or GAMEHALL_SIGNING_KEYS) is required")
+		return fail("--verification-keys (or GAMEHALL_VERIFICATION_KEYS) is required")
 	}
-	keys, err := ticket.LoadKeyDir(*keyDir)
+	keys, err := ticket.LoadKeySet(*keyDir)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -144,6 +145,8 @@ func runGameServer(args []string) int {
 	// stops at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	go ticket.ReloadEvery(ctx, *keyReload, log.WithName("keys"), func() (bool, error) { return keys.Reload(*keyDir) },
+		func() []any { return []any{"keys", keys.KeyIDs()} })
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 	go func() {

@@ -34,14 +34,16 @@ func init() {
 	register(command{name: "hall", short: "serve login and the hall (room directory) on Kubernetes", run: runHall})
 }
 
-// reloadEvery is how often signing keys and accounts are re-read: a
-// rotated Secret reaches the pod's files within a minute or so anyway.
+// reloadEvery is how often the accounts file is re-read: a changed Secret
+// reaches the pod's files within a minute or so anyway.
 const reloadEvery = 30 * time.Second
 
 func runHall(args []string) int {
 	fs := pflag.NewFlagSet("hall", pflag.ContinueOnError)
 	listen := fs.String("listen", ":8080", "address for login, hall, health and metrics")
-	keyDir := fs.String("signing-keys", "", "directory of ticket signing keys (a mounted Secret: one file per key id; the lexically greatest name signs)")
+	keyDir := fs.String("signing-keys", "", "directory of the ticket signing keys (a mounted Secret: <key id>.pem Ed25519 private keys and the file 'active' naming the one that signs; see 'gamehall keys')")
+	verifyDir := fs.String("verification-keys", "", "directory of the ticket verification keys (a mounted Secret: <key id>.pem Ed25519 public keys, the set shards hold too)")
+	keyReload := fs.Duration("key-reload", ticket.DefaultReload, "how often both key directories are re-read: a key removed from the verification Secret is refused within the kubelet's Secret sync plus this")
 	accounts := fs.String("accounts", "", "accounts file of name:bcrypt-hash lines (see 'gamehall account'); with --accounts-database-url it is imported into the database")
 	accountsDB := fs.String("accounts-database-url", os.Getenv("GAMEHALL_ACCOUNTS_DATABASE_URL"), "the login's accounts database (postgres://…; env GAMEHALL_ACCOUNTS_DATABASE_URL): logins, sign-up")
 	dbDir := fs.String("databases-dir", "", "directory of the listed Regions' database URLs, one file <secret>/<key> each (the operator mounts it): leaderboards, /v1/me, game records")
@@ -70,13 +72,13 @@ func runHall(args []string) int {
 		fmt.Fprintf(os.Stderr, "gamehall hall: "+format+"\n", a...)
 		return 1
 	}
-	if *keyDir == "" {
-		return fail("--signing-keys is required")
+	if *keyDir == "" || *verifyDir == "" {
+		return fail("--signing-keys and --verification-keys are required")
 	}
 	if *namespace == "" {
 		return fail("--namespace is required (or set POD_NAMESPACE)")
 	}
-	keys, err := ticket.LoadKeyDir(*keyDir)
+	keys, err := ticket.LoadKeyring(*keyDir, *verifyDir)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -148,7 +150,9 @@ func runHall(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go reloadLoop(ctx, log, keys, *keyDir, accts, accountsStore)
+	go reloadLoop(ctx, log, accts, accountsStore)
+	go ticket.ReloadEvery(ctx, *keyReload, log.WithName("keys"), func() (bool, error) { return keys.Reload(*keyDir, *verifyDir) },
+		func() []any { ids, active := keys.KeyIDs(); return []any{"keys", ids, "active", active} })
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fail("%v", err)
@@ -186,13 +190,11 @@ func readDSN(path string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// reloadLoop re-reads the signing keys and the accounts file; with an
-// accounts database the file is imported into it (at start too, retried
-// until the database answers).
-func reloadLoop(ctx context.Context, log logr.Logger, keys *ticket.Keyring, dir string, accts *login.Accounts, db store.Accounts) {
+// reloadLoop re-reads the accounts file; with an accounts database the file
+// is imported into it (at start too, retried until the database answers).
+func reloadLoop(ctx context.Context, log logr.Logger, accts *login.Accounts, db store.Accounts) {
 	t := time.NewTicker(reloadEvery)
 	defer t.Stop()
-	last, _ := keys.KeyIDs()
 	imported := accts == nil || db == nil
 	for {
 		if !imported {
@@ -210,12 +212,6 @@ func reloadLoop(ctx context.Context, log logr.Logger, keys *ticket.Keyring, dir 
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if err := keys.Reload(dir); err != nil {
-			log.Error(err, "reloading signing keys; keeping the old ones")
-		} else if ids, newest := keys.KeyIDs(); strings.Join(ids, ",") != strings.Join(last, ",") {
-			log.Info("signing keys changed", "keys", ids, "signing", newest)
-			last = ids
 		}
 		if accts != nil {
 			if err := accts.Reload(); err != nil {

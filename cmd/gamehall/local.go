@@ -67,6 +67,8 @@ func runLocal(args []string) int {
 	scaleEvery := fs.Duration("scale-every", time.Second, "how often each Region's scaling policy runs")
 	grace := fs.Duration("shutdown-grace", 10*time.Second, "on Ctrl-C, how long players may finish before they are disconnected")
 	dataDir := fs.String("data", defaultDataDir(), "directory of the players' data (SQLite files, kept across restarts)")
+	keyDir := fs.String("keys", "", "ticket keys as 'gamehall keys new --dir' writes them (signing/, verification/), re-read every --key-reload (default: a fresh key per run)")
+	keyReload := fs.Duration("key-reload", 0, "how often --keys is re-read (default 30s)")
 	verbose := fs.BoolP("verbose", "v", false, "debug logs")
 	quiet := fs.BoolP("quiet", "q", false, "no live status line")
 	if err := fs.Parse(args); err != nil {
@@ -134,7 +136,8 @@ func runLocal(args []string) int {
 		store = r
 	}
 	l, err := local.New(local.Config{Regions: regions, Listen: *listen, ShardHost: *shardHost, Presence: store,
-		ScaleEvery: *scaleEvery, ShutdownGrace: *grace, DataDir: *dataDir, AccountsDatabase: accountsDB, Log: log})
+		ScaleEvery: *scaleEvery, ShutdownGrace: *grace, DataDir: *dataDir, AccountsDatabase: accountsDB, Log: log,
+		KeyDir: *keyDir, KeyReload: *keyReload})
 	if err != nil {
 		return fail("%v", err)
 	}

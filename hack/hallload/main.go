@@ -12,6 +12,8 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/sha256"
 	"context"
 	"encoding/json"
 	"flag"
@@ -120,8 +122,11 @@ func main() {
 	}
 }
 
+// keyring derives the benchmark's Ed25519 key from the secret that serve
+// and the client processes share.
 func keyring(secret string) *ticket.Keyring {
-	k, err := ticket.NewKeyring(map[string][]byte{"bench": []byte(secret)}, "")
+	seed := sha256.Sum256([]byte(secret))
+	k, err := ticket.NewKeyring(map[string]ed25519.PrivateKey{"bench": ed25519.NewKeyFromSeed(seed[:])}, "bench")
 	if err != nil {
 		panic(err)
 	}
@@ -256,7 +261,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 }
 
 func playerTicket(keys *ticket.Keyring, i int) string {
-	t, _ := keys.Sign(ticket.Claims{Account: fmt.Sprintf("w%d", i), Session: "s", Role: ticket.RolePlayer}, time.Hour)
+	t, _ := keys.Sign(ticket.Player(fmt.Sprintf("w%d", i), "s"), time.Hour)
 	return t
 }
 

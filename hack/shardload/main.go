@@ -49,7 +49,7 @@ var (
 	spawn        = flag.String("spawn", "", "path of the gamehall binary: start redis-server and the shard as child processes")
 	addr         = flag.String("addr", "", "players' address of a running shard (without --spawn)")
 	internal     = flag.String("internal", "", "internal address of a running shard (without --spawn)")
-	keyDir       = flag.String("signing-keys", "", "ticket key dir of a running shard (without --spawn)")
+	keyDir       = flag.String("keys", "", "ticket keys of a running shard (without --spawn), as 'gamehall keys new --dir' writes them: the shard has DIR/verification")
 	redisAddr    = flag.String("redis", "", "presence Redis of a running shard (without --spawn)")
 	dialers      = flag.Int("dialers", 64, "concurrent connection set-ups")
 	chatOnly     = flag.Bool("chat-only", false, "players enter their room and only chat (no tables): the shard's cost per delivered message, e.g. --players 1200 --chat-interval 5s")
@@ -223,8 +223,11 @@ func main() {
 		must(err)
 		defer os.RemoveAll(dir)
 		*keyDir = filepath.Join(dir, "keys")
-		must(os.MkdirAll(*keyDir, 0o700))
-		must(os.WriteFile(filepath.Join(*keyDir, "k1"), []byte(fmt.Sprintf("load-%d-secret-secret-secret", rand.Int())), 0o600))
+		k, err := ticket.GenerateKey()
+		must(err)
+		files := ticket.KeyFiles{Dir: *keyDir}
+		must(files.Add("k1", k))
+		must(files.Activate("k1"))
 		rport, pport, iport := freePort(), freePort(), freePort()
 		rs := exec.Command("redis-server", "--port", strconv.Itoa(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
 		must(rs.Start())
@@ -232,7 +235,7 @@ func main() {
 		*redisAddr = "127.0.0.1:" + strconv.Itoa(rport)
 		args := []string{*spawn, "gameserver", "--rooms", strconv.Itoa(rooms), "--room-capacity", strconv.Itoa(*capacity),
 			"--tables-per-room", strconv.Itoa(*tablesPer), "--port", strconv.Itoa(pport), "--internal-port", strconv.Itoa(iport),
-			"--signing-keys", *keyDir, "--redis", *redisAddr, "--turn-timeout", "30s"}
+			"--verification-keys", ticket.KeyFiles{Dir: *keyDir}.VerificationDir(), "--redis", *redisAddr, "--turn-timeout", "30s"}
 		if *shardCPUs != "" {
 			// taskset execs the shard in its own process, so the pid is the shard's.
 			args = append([]string{"taskset", "-c", *shardCPUs}, args...)
@@ -246,7 +249,7 @@ func main() {
 		waitListen(*addr)
 		waitListen(*redisAddr)
 	}
-	keys, err := ticket.LoadKeyDir(*keyDir)
+	keys, err := ticket.LoadKeyring(ticket.KeyFiles{Dir: *keyDir}.SigningDir(), ticket.KeyFiles{Dir: *keyDir}.VerificationDir())
 	must(err)
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	pres := presence.NewRedis(rdb, "gamehall:")
@@ -277,7 +280,7 @@ func main() {
 				failed.Add(1)
 				return
 			}
-			tok, err := keys.Sign(ticket.Claims{Account: p.name, Session: sess, Role: ticket.RolePlayer}, time.Hour)
+			tok, err := keys.Sign(ticket.Player(p.name, sess), time.Hour)
 			must(err)
 			dctx, dcancel := context.WithTimeout(ctx, 60*time.Second)
 			defer dcancel()

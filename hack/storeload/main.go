@@ -206,7 +206,7 @@ func seed(ctx context.Context, dsn string, rows int) {
 
 func leaderboard(ctx context.Context, st store.Store, dsn string, rows, clients int, meShare float64, d time.Duration) {
 	seed(ctx, dsn, rows)
-	keys, err := ticket.NewKeyring(map[string][]byte{"k": []byte("0123456789abcdef0123456789abcdef")}, "k")
+	keys, err := ticket.NewRandomKeyring("k")
 	if err != nil {
 		fail(err)
 	}
@@ -224,7 +224,7 @@ func leaderboard(ctx context.Context, st store.Store, dsn string, rows, clients 
 	tr := &http.Transport{MaxIdleConnsPerHost: clients}
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	get := func(account, path string) (time.Duration, error) {
-		tok, _ := keys.Sign(ticket.Claims{Account: account, Session: "s", Role: ticket.RolePlayer}, time.Hour)
+		tok, _ := keys.Sign(ticket.Player(account, "s"), time.Hour)
 		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		start := time.Now()

@@ -3,7 +3,6 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -61,14 +60,14 @@ func newFaultRun(t testing.TB, c *e2e.Cluster) *faultRun {
 	f := &faultRun{t: t, c: c, killedAddr: map[string]bool{}, twice: map[string]time.Time{}, held: map[string]bool{},
 		stopped: make(chan struct{}), done: make(chan struct{})}
 	var sec corev1.Secret
-	f.must(c.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "gamehall-signing-keys"}, &sec))
-	keys := map[string][]byte{}
-	for k, v := range sec.Data {
-		keys[k] = bytes.TrimSpace(v)
-	}
-	kr, err := ticket.NewKeyring(keys, "")
+	// The Hall's signing Secret, as the README creates it: the suite signs
+	// a service ticket that may read the shards' stats.
+	f.must(c.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "gamehall-ticket-signing"}, &sec))
+	priv, active, err := ticket.ParseSigningFiles(sec.Data, "Secret gamehall-ticket-signing")
 	f.must(err)
-	f.service, err = kr.Sign(ticket.Claims{Account: "fault-suite", Role: ticket.RoleService}, time.Hour)
+	kr, err := ticket.NewKeyring(priv, active)
+	f.must(err)
+	f.service, err = kr.Sign(ticket.Service("fault-suite", ticket.AudShardRead), time.Hour)
 	f.must(err)
 	f.obs = c.WatchInvariants(ns)
 	f.obs.AllowRestarts = true // the suite kills processes

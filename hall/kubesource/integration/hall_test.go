@@ -29,7 +29,7 @@ func TestHallOnKubernetes(t *testing.T) {
 	ns := env.Namespace(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	keys, err := ticket.NewKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "")
+	keys, err := ticket.NewRandomKeyring("k1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestHallOnKubernetes(t *testing.T) {
 	go func() { h.Run(ctx); close(hdone) }()
 	defer func() { cancel(); <-hdone }()
 
-	tok, _ := keys.Sign(ticket.Claims{Account: "w", Session: "s"}, time.Hour)
+	tok, _ := keys.Sign(ticket.Player("w", "s"), time.Hour)
 	var ws *websocket.Conn
 	deadline := time.Now().Add(20 * time.Second)
 	for { // the region appears once the informers have synced

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gamehall/gamehall/ticket"
+)
+
+func init() {
+	register(command{name: "keys", short: "generate, activate and retire ticket keys (the Hall's signing and verification Secrets)", run: runKeys})
+}
+
+const keysHelp = `Usage:
+  gamehall keys new      --dir DIR [--id ID]   a new Ed25519 key (active if it is the first)
+  gamehall keys activate --dir DIR ID          sign with ID from now on
+  gamehall keys retire   --dir DIR ID          remove ID: its tickets are refused
+
+DIR/signing holds <id>.pem private keys and the file 'active': the Hall's
+login.signingKeySecretName, mounted into hall pods only. DIR/verification
+holds <id>.pem public keys: login.verificationKeySecretName, mounted into
+hall pods and every shard. Each command prints the kubectl commands that
+bring the Secrets up to date.
+
+Rotation without a restart: 'new' (publishes the public key), apply the
+verification Secret, wait until every pod has reloaded it (the kubelet's
+Secret sync, about a minute, plus --key-reload, 30s), 'activate', apply the
+signing Secret; once the old key's tickets have expired (--ticket-ttl),
+'retire' the old key and apply both Secrets. A retired (or leaked) key is
+refused everywhere within the Secret sync plus --key-reload.
+
+Flags:
+`
+
+func runKeys(args []string) int {
+	fs := pflag.NewFlagSet("keys", pflag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, keysHelp+fs.FlagUsages()) }
+	dir := fs.String("dir", "", "key directory (required)")
+	id := fs.String("id", "", "new key's id (default: k<UTC date>-<time>)")
+	signing := fs.String("signing-secret", "gamehall-ticket-signing", "the Hall's login.signingKeySecretName, for the printed commands")
+	verification := fs.String("verification-secret", "gamehall-ticket-verification", "the Hall's login.verificationKeySecretName, for the printed commands")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "gamehall keys: "+format+"\n", a...)
+		return 1
+	}
+	if fs.NArg() == 0 || *dir == "" {
+		fs.Usage()
+		return 2
+	}
+	files := ticket.KeyFiles{Dir: *dir}
+	apply := func(secret, from string) string {
+		return fmt.Sprintf("kubectl create secret generic %s --from-file=%s --dry-run=client -o yaml | kubectl apply -f -", secret, from)
+	}
+	switch verb := fs.Arg(0); verb {
+	case "new":
+		kid := *id
+		if kid == "" {
+			kid = ticket.NewKeyID(time.Now())
+		}
+		k, err := ticket.GenerateKey()
+		if err != nil {
+			return fail("%v", err)
+		}
+		_, _, err = ticket.ReadSigningDir(files.SigningDir())
+		first := err != nil
+		if err := files.Add(kid, k); err != nil {
+			return fail("%v", err)
+		}
+		if first {
+			if err := files.Activate(kid); err != nil {
+				return fail("%v", err)
+			}
+			fmt.Printf("key %s created and active. Create the Secrets:\n  kubectl create secret generic %s --from-file=%s\n  kubectl create secret generic %s --from-file=%s\n",
+				kid, *signing, files.SigningDir(), *verification, files.VerificationDir())
+			return 0
+		}
+		fmt.Printf("key %s created, not active. Publish it for verification first:\n  %s\nthen, once every pod has it (about a minute plus --key-reload):\n  gamehall keys activate --dir %s %s\n",
+			kid, apply(*verification, files.VerificationDir()), *dir, kid)
+	case "activate", "retire":
+		if fs.NArg() != 2 {
+			return fail("%s takes one key id", verb)
+		}
+		kid := fs.Arg(1)
+		if verb == "activate" {
+			if err := files.Activate(kid); err != nil {
+				return fail("%v", err)
+			}
+			fmt.Printf("key %s is active. Apply the signing Secret:\n  %s\n", kid, apply(*signing, files.SigningDir()))
+			return 0
+		}
+		if err := files.Remove(kid); err != nil {
+			return fail("%v", err)
+		}
+		fmt.Printf("key %s removed. Apply both Secrets; its tickets are refused once pods reload:\n  %s\n  %s\n",
+			kid, apply(*verification, files.VerificationDir()), apply(*signing, files.SigningDir()))
+	default:
+		return fail("unknown subcommand %q (new, activate, retire)", verb)
+	}
+	return 0
+}
