@@ -70,7 +70,7 @@ type Config struct {
 	// Empty: one fresh key per run.
 	KeyDir    string
 	KeyReload time.Duration
-	Log  logr.Logger
+	Log       logr.Logger
 }
 
 // Local is the running platform.

@@ -12,9 +12,9 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
