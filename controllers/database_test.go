@@ -63,7 +63,7 @@ func TestHallDatabases(t *testing.T) {
 	g.Expect(hallDatabasesVolume(regions[3:])).To(BeNil())
 
 	r := &HallReconciler{Config: Config{HallImage: "img:1"}}
-	hall := &gamehallv1.Hall{Spec: gamehallv1.HallSpec{Replicas: 1, Login: gamehallv1.LoginSpec{SigningKeySecretName: "keys",
+	hall := &gamehallv1.Hall{Spec: gamehallv1.HallSpec{Replicas: 1, Login: gamehallv1.LoginSpec{SigningKeySecretName: "keys", VerificationKeySecretName: "keys-pub",
 		AccountsDatabase: &gamehallv1.DatabaseSpec{SecretName: "db-main"}}}}
 	hall.Name, hall.Namespace = "main", "ns"
 	d := r.deployment(hall, "main-hall", labels.Everything(), "", regions)

@@ -17,9 +17,9 @@ import (
 
 var errTemplate = errors.New("invalid game-server pod template")
 
-// signingKeysVolume is the pod volume GameServerFor adds for the Hall's
-// signing-key Secret; a template volume of the same name is replaced.
-const signingKeysVolume = "gamehall-signing-keys"
+// verificationKeysVolume is the pod volume GameServerFor adds for the Hall's
+// verification-key Secret; a template volume of the same name is replaced.
+const verificationKeysVolume = "gamehall-verification-keys"
 
 // ShardTemplate is what a shard's GameServer is made of besides the shard
 // itself: the Region's pod template, the settings inherited from its Hall,
@@ -54,7 +54,8 @@ func databaseEnv(name string, d *gamehallv1.DatabaseSpec) corev1.EnvVar {
 
 // GameServerFor builds the n-th GameServer of a shard from t: the players'
 // TCP port, the counters, the labels the hall and the operator select by,
-// the Hall's signing-key Secret mounted read-only, and the environment the
+// the Hall's verification-key Secret (public keys only) mounted read-only,
+// and the environment the
 // game server reads (GAMEHALL_*, see cmd/gamehall/gameserver.go).
 func GameServerFor(shard *gamehallv1.RoomShard, t ShardTemplate, n int32) (*agonesv1.GameServer, error) {
 	tmpl, ci, err := t.pod(shard.Spec.Region)
@@ -62,21 +63,22 @@ func GameServerFor(shard *gamehallv1.RoomShard, t ShardTemplate, n int32) (*agon
 		return nil, err
 	}
 	c := &tmpl.Spec.Containers[ci]
-	// The shard verifies tickets with the keys its Hall signs with.
-	setVolume(&tmpl.Spec, corev1.Volume{Name: signingKeysVolume,
-		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: t.Settings.SigningKeySecret}}})
-	setMount(c, corev1.VolumeMount{Name: signingKeysVolume, MountPath: HallSigningKeysDir, ReadOnly: true})
+	// The shard verifies tickets with the public halves of the keys its
+	// Hall signs with; it holds no key that can sign.
+	setVolume(&tmpl.Spec, corev1.Volume{Name: verificationKeysVolume,
+		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: t.Settings.VerificationKeySecret}}})
+	setMount(c, corev1.VolumeMount{Name: verificationKeysVolume, MountPath: VerificationKeysDir, ReadOnly: true})
 	env := map[string]string{
-		"GAMEHALL_SIGNING_KEYS":    HallSigningKeysDir,
-		"GAMEHALL_SHARD":           shard.Name, // the shard's identity in presence
-		"GAMEHALL_REGION":          shard.Spec.Region,
-		"GAMEHALL_GAME":            shard.Spec.Game,
-		"GAMEHALL_FIRST_ROOM":      strconv.Itoa(int(shard.Spec.FirstRoom)),
-		"GAMEHALL_ROOMS":           strconv.Itoa(int(shard.Spec.Rooms)),
-		"GAMEHALL_ROOM_CAPACITY":   strconv.Itoa(int(shard.Spec.RoomCapacity)),
-		"GAMEHALL_TABLES_PER_ROOM": strconv.Itoa(int(shard.Spec.TablesPerRoom)),
-		"GAMEHALL_PORT":            strconv.Itoa(PlayersPort),
-		"GAMEHALL_INTERNAL_PORT":   strconv.Itoa(InternalPort),
+		"GAMEHALL_VERIFICATION_KEYS": VerificationKeysDir,
+		"GAMEHALL_SHARD":             shard.Name, // the shard's identity in presence
+		"GAMEHALL_REGION":            shard.Spec.Region,
+		"GAMEHALL_GAME":              shard.Spec.Game,
+		"GAMEHALL_FIRST_ROOM":        strconv.Itoa(int(shard.Spec.FirstRoom)),
+		"GAMEHALL_ROOMS":             strconv.Itoa(int(shard.Spec.Rooms)),
+		"GAMEHALL_ROOM_CAPACITY":     strconv.Itoa(int(shard.Spec.RoomCapacity)),
+		"GAMEHALL_TABLES_PER_ROOM":   strconv.Itoa(int(shard.Spec.TablesPerRoom)),
+		"GAMEHALL_PORT":              strconv.Itoa(PlayersPort),
+		"GAMEHALL_INTERNAL_PORT":     strconv.Itoa(InternalPort),
 	}
 	// Shared with the halls: one session, one room per game. When the Hall
 	// names no Redis, a template's own GAMEHALL_REDIS stands.
@@ -172,11 +174,11 @@ func (t ShardTemplate) Hash() string {
 		pod = t.Pod // invalid: no GameServer is made from it anyway
 	}
 	b, err := json.Marshal(struct {
-		Pod              *corev1.PodTemplateSpec  `json:"pod"`
-		RedisAddress     string                   `json:"redisAddress"`
-		SigningKeySecret string                   `json:"signingKeySecret"`
-		Database         *gamehallv1.DatabaseSpec `json:"database"`
-	}{pod, t.Settings.RedisAddress, t.Settings.SigningKeySecret, t.Database})
+		Pod                   *corev1.PodTemplateSpec  `json:"pod"`
+		RedisAddress          string                   `json:"redisAddress"`
+		VerificationKeySecret string                   `json:"verificationKeySecret"`
+		Database              *gamehallv1.DatabaseSpec `json:"database"`
+	}{pod, t.Settings.RedisAddress, t.Settings.VerificationKeySecret, t.Database})
 	if err != nil {
 		panic(fmt.Sprintf("hashing a shard template: %v", err)) // plain data: cannot fail
 	}

@@ -36,7 +36,9 @@ const (
 	HallClientPortName = "client"
 	HallClientPort     = 8080
 	HallSigningKeysDir = "/etc/gamehall/signing-keys"
-	HallAccountsDir    = "/etc/gamehall/accounts"
+	// VerificationKeysDir is where halls and shards find the public keys.
+	VerificationKeysDir = "/etc/gamehall/verification-keys"
+	HallAccountsDir     = "/etc/gamehall/accounts"
 )
 
 // annotationSpecHash on a child records the hash of the spec the operator
@@ -179,8 +181,8 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 		// The operator cannot see Secrets (it reads none): a missing one
 		// shows in the pods' events (FailedMount), which the message points at.
 		setHallReady(hall, metav1.ConditionFalse, gamehallv1.ReasonDeploymentUnavailable, fmt.Sprintf(
-			"Deployment %s is not available: %d of %d replicas ready (its pods need Secret %q, login.signingKeySecretName: kubectl describe pods -l %s=%s)",
-			deploy.Name, deploy.Status.ReadyReplicas, hall.Spec.Replicas, hall.Spec.Login.SigningKeySecretName, gamehallv1.LabelHall, hall.Name))
+			"Deployment %s is not available: %d of %d replicas ready (its pods need Secrets %q and %q, login.signingKeySecretName and verificationKeySecretName, which 'gamehall keys new' prints how to create: kubectl describe pods -l %s=%s)",
+			deploy.Name, deploy.Status.ReadyReplicas, hall.Spec.Replicas, hall.Spec.Login.SigningKeySecretName, hall.Spec.Login.VerificationKeySecretName, gamehallv1.LabelHall, hall.Name))
 	}
 	return ctrl.Result{}, nil
 }
@@ -312,6 +314,7 @@ func HallArgs(hall *gamehallv1.Hall, sel labels.Selector, address string, region
 		"--region-selector=" + sel.String(),
 		"--max-clients=" + strconv.Itoa(int(max)),
 		"--signing-keys=" + HallSigningKeysDir,
+		"--verification-keys=" + VerificationKeysDir,
 	}
 	if hall.Spec.Login.AccountsSecretName != "" {
 		args = append(args, "--accounts="+HallAccountsDir+"/accounts")
@@ -346,7 +349,8 @@ func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labe
 	replicas := hall.Spec.Replicas
 	optional := false
 	volumes := []corev1.Volume{{Name: "signing-keys", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: hall.Spec.Login.SigningKeySecretName, Optional: &optional}}}}
-	mounts := []corev1.VolumeMount{{Name: "signing-keys", MountPath: HallSigningKeysDir, ReadOnly: true}}
+	volumes = append(volumes, corev1.Volume{Name: "verification-keys", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: hall.Spec.Login.VerificationKeySecretName, Optional: &optional}}})
+	mounts := []corev1.VolumeMount{{Name: "signing-keys", MountPath: HallSigningKeysDir, ReadOnly: true}, {Name: "verification-keys", MountPath: VerificationKeysDir, ReadOnly: true}}
 	if hall.Spec.Login.AccountsSecretName != "" {
 		volumes = append(volumes, corev1.Volume{Name: "accounts", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: hall.Spec.Login.AccountsSecretName, Optional: &optional}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "accounts", MountPath: HallAccountsDir, ReadOnly: true})

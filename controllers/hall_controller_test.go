@@ -26,7 +26,7 @@ func hall(ns string) *gamehallv1.Hall {
 			RegionSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"gamehall.dev/game": "doudizhu"}},
 			Replicas:             2,
 			MaxClientsPerReplica: 500,
-			Login:                gamehallv1.LoginSpec{SigningKeySecretName: "keys", Guest: true, TicketTTL: &metav1.Duration{Duration: time.Hour}},
+			Login:                gamehallv1.LoginSpec{SigningKeySecretName: "keys", VerificationKeySecretName: "keys-pub", Guest: true, TicketTTL: &metav1.Duration{Duration: time.Hour}},
 			Presence:             gamehallv1.PresenceSpec{RedisAddress: "redis:6379"},
 			Service:              gamehallv1.HallServiceSpec{Type: corev1.ServiceTypeClusterIP, Port: 9000},
 		},
@@ -72,12 +72,15 @@ func TestHallChildrenAndStatus(t *testing.T) {
 	inCluster := "http://" + name + "." + ns + ".svc:9000"
 	g.Expect(c.Args).To(Equal([]string{"hall", "--listen=:8080", "--namespace=" + ns, "--name=$(POD_NAME)",
 		"--region-selector=gamehall.dev/game=doudizhu", "--max-clients=500", "--signing-keys=/etc/gamehall/signing-keys",
+		"--verification-keys=/etc/gamehall/verification-keys",
 		"--guest", "--ticket-ttl=1h0m0s", "--redis=redis:6379", "--advertise-url=" + inCluster}))
 	g.Expect(c.Env).To(HaveLen(1), "POD_NAME only: no pod IP is named to clients")
 	g.Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
 	g.Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
 	g.Expect(pod.Volumes[0].Secret.SecretName).To(Equal("keys"))
 	g.Expect(c.VolumeMounts[0].MountPath).To(Equal(HallSigningKeysDir))
+	g.Expect(pod.Volumes[1].Secret.SecretName).To(Equal("keys-pub"))
+	g.Expect(c.VolumeMounts[1].MountPath).To(Equal(VerificationKeysDir))
 	// The pods' rights: the shipped ClusterRole, bound in this namespace; no Role of their own.
 	var rb rbacv1.RoleBinding
 	g.Expect(env.Client.Get(ctx, key, &rb)).To(Succeed())
@@ -91,7 +94,8 @@ func TestHallChildrenAndStatus(t *testing.T) {
 
 	// The key arrives, the Deployment becomes available (we play its
 	// controller), a listed Region reports players.
-	g.Expect(env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "keys", Namespace: ns}, Data: map[string][]byte{"k1": []byte("secret")}})).To(Succeed())
+	g.Expect(env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "keys", Namespace: ns}, Data: map[string][]byte{"k1.pem": []byte("secret")}})).To(Succeed())
+	g.Expect(env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "keys-pub", Namespace: ns}, Data: map[string][]byte{"k1.pem": []byte("public")}})).To(Succeed())
 	g.Expect(env.Client.Create(ctx, region(ns, "listed", 1, 2, time.Minute))).To(Succeed())
 	unlisted := region(ns, "unlisted", 1, 2, time.Minute)
 	unlisted.Labels = nil

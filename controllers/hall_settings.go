@@ -23,8 +23,9 @@ type HallSettings struct {
 	Hall string
 	// RedisAddress is the Hall's presence.redisAddress ("" : in memory).
 	RedisAddress string
-	// SigningKeySecret is the Hall's login.signingKeySecretName.
-	SigningKeySecret string
+	// VerificationKeySecret is the Hall's login.verificationKeySecretName:
+	// public keys only (its signing Secret never reaches a shard).
+	VerificationKeySecret string
 }
 
 // differences lists, for a person, how two Halls' settings differ.
@@ -33,14 +34,14 @@ func (s HallSettings) differences(o HallSettings) []string {
 	if s.RedisAddress != o.RedisAddress {
 		d = append(d, fmt.Sprintf("presence.redisAddress %q vs %q", s.RedisAddress, o.RedisAddress))
 	}
-	if s.SigningKeySecret != o.SigningKeySecret {
-		d = append(d, fmt.Sprintf("login.signingKeySecretName %q vs %q", s.SigningKeySecret, o.SigningKeySecret))
+	if s.VerificationKeySecret != o.VerificationKeySecret {
+		d = append(d, fmt.Sprintf("login.verificationKeySecretName %q vs %q", s.VerificationKeySecret, o.VerificationKeySecret))
 	}
 	return d
 }
 
 func settingsOf(h *gamehallv1.Hall) HallSettings {
-	return HallSettings{Hall: h.Name, RedisAddress: h.Spec.Presence.RedisAddress, SigningKeySecret: h.Spec.Login.SigningKeySecretName}
+	return HallSettings{Hall: h.Name, RedisAddress: h.Spec.Presence.RedisAddress, VerificationKeySecret: h.Spec.Login.VerificationKeySecretName}
 }
 
 // HallSettingsError says why a Region has no settings to give its shards;

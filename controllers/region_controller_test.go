@@ -39,7 +39,7 @@ func TestRegionScalesUpAndDrainsBack(t *testing.T) {
 		"GAMEHALL_SHARD": "south-0", "GAMEHALL_REGION": "south", "GAMEHALL_GAME": "doudizhu",
 		"GAMEHALL_FIRST_ROOM": "1", "GAMEHALL_ROOMS": "2", "GAMEHALL_ROOM_CAPACITY": "10",
 		"GAMEHALL_TABLES_PER_ROOM": "3", "GAMEHALL_PORT": "7000", "GAMEHALL_INTERNAL_PORT": "7001",
-		"GAMEHALL_SIGNING_KEYS": HallSigningKeysDir, "GAMEHALL_REDIS": testSettings.RedisAddress,
+		"GAMEHALL_VERIFICATION_KEYS": VerificationKeysDir, "GAMEHALL_REDIS": testSettings.RedisAddress,
 	}))
 
 	g.Eventually(func(g Gomega) {

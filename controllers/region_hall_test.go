@@ -103,7 +103,7 @@ func TestRoomShardWaitsForHall(t *testing.T) {
 
 func hallFor(ns, name, redis, keys string, sel map[string]string) *gamehallv1.Hall {
 	h := &gamehallv1.Hall{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: gamehallv1.HallSpec{Login: gamehallv1.LoginSpec{SigningKeySecretName: keys, Guest: true}, Presence: gamehallv1.PresenceSpec{RedisAddress: redis}}}
+		Spec: gamehallv1.HallSpec{Login: gamehallv1.LoginSpec{SigningKeySecretName: keys + "-signing", VerificationKeySecretName: keys, Guest: true}, Presence: gamehallv1.PresenceSpec{RedisAddress: redis}}}
 	if sel != nil {
 		h.Spec.RegionSelector = &metav1.LabelSelector{MatchLabels: sel}
 	}

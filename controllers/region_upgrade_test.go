@@ -124,7 +124,7 @@ func TestShardTemplateHash(t *testing.T) {
 	pod := func(image string) *corev1.PodTemplateSpec {
 		return &corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: GameServerContainer, Image: image}}}}
 	}
-	base := ShardTemplate{Pod: pod(""), Settings: HallSettings{Hall: "main", RedisAddress: "redis:6379", SigningKeySecret: "keys"}, DefaultImage: "gamehall:v1"}
+	base := ShardTemplate{Pod: pod(""), Settings: HallSettings{Hall: "main", RedisAddress: "redis:6379", VerificationKeySecret: "keys"}, DefaultImage: "gamehall:v1"}
 	h := base.Hash()
 	g.Expect(h).To(MatchRegexp(`^[a-z0-9]{1,63}$`), "a label value")
 	same := base
@@ -138,7 +138,7 @@ func TestShardTemplateHash(t *testing.T) {
 		"the operator's default image": func(t *ShardTemplate) { t.DefaultImage = "gamehall:v2" },
 		"the template's image":         func(t *ShardTemplate) { t.Pod = pod("gamehall:v2") },
 		"the Hall's Redis":             func(t *ShardTemplate) { t.Settings.RedisAddress = "redis2:6379" },
-		"the Hall's keys":              func(t *ShardTemplate) { t.Settings.SigningKeySecret = "keys2" },
+		"the Hall's keys":              func(t *ShardTemplate) { t.Settings.VerificationKeySecret = "keys2" },
 		"the Region's database":        func(t *ShardTemplate) { t.Database = &gamehallv1.DatabaseSpec{SecretName: "db"} },
 		"no template":                  func(t *ShardTemplate) { t.Pod = nil },
 	} {

@@ -119,13 +119,13 @@ func TestGameServerForTemplate(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring(`Region "r" has no containers and the operator no --gameserver-image`)))
 }
 
-// Every GameServer mounts its Hall's signing-key Secret read-only and points
-// GAMEHALL_SIGNING_KEYS at it, and gets GAMEHALL_REDIS when the Hall names a
+// Every GameServer mounts its Hall's verification-key Secret (never the
+// signing one) read-only and points GAMEHALL_VERIFICATION_KEYS at it, and gets GAMEHALL_REDIS when the Hall names a
 // presence store: whether the Region brings its own template or not.
-func TestGameServerForSigningKeysAndPresence(t *testing.T) {
+func TestGameServerForVerificationKeysAndPresence(t *testing.T) {
 	tests := []struct {
 		name       string
-		secret     string // the Hall's login.signingKeySecretName
+		secret     string // the Hall's login.verificationKeySecretName
 		redis      string // the Hall's presence.redisAddress
 		wantRedis  string // "": no GAMEHALL_REDIS
 		noTemplate bool
@@ -142,18 +142,18 @@ func TestGameServerForSigningKeysAndPresence(t *testing.T) {
 		{name: "template mount at the same path is replaced", secret: "k2", wantSecret: "k2", wantRedis: "own:1", mod: func(p *corev1.PodSpec) {
 			p.Volumes = append(p.Volumes, corev1.Volume{Name: "mine", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 			p.Containers[0].VolumeMounts = append(p.Containers[0].VolumeMounts,
-				corev1.VolumeMount{Name: "mine", MountPath: HallSigningKeysDir}, corev1.VolumeMount{Name: "cache", MountPath: "/cache"})
-			p.Containers[0].Env = append(p.Containers[0].Env, envVar("GAMEHALL_REDIS", "own:1"), envVar("GAMEHALL_SIGNING_KEYS", "/elsewhere"))
+				corev1.VolumeMount{Name: "mine", MountPath: VerificationKeysDir}, corev1.VolumeMount{Name: "cache", MountPath: "/cache"})
+			p.Containers[0].Env = append(p.Containers[0].Env, envVar("GAMEHALL_REDIS", "own:1"), envVar("GAMEHALL_VERIFICATION_KEYS", "/elsewhere"))
 		}},
 		{name: "template volume of our name is replaced", secret: "keys", wantSecret: "keys", mod: func(p *corev1.PodSpec) {
-			p.Volumes = append(p.Volumes, corev1.Volume{Name: signingKeysVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+			p.Volumes = append(p.Volumes, corev1.Volume{Name: verificationKeysVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := NewWithT(t)
 			rg := region("ns", "r", 0, 1, time.Second)
-			settings := HallSettings{Hall: "main", SigningKeySecret: tt.secret, RedisAddress: tt.redis}
+			settings := HallSettings{Hall: "main", VerificationKeySecret: tt.secret, RedisAddress: tt.redis}
 			if tt.noTemplate {
 				rg.Spec.Template = nil
 			}
@@ -168,22 +168,22 @@ func TestGameServerForSigningKeysAndPresence(t *testing.T) {
 				if v.Secret != nil {
 					secrets = append(secrets, v.Name+"="+v.Secret.SecretName)
 				}
-				g.Expect(v.Name == signingKeysVolume && v.Secret == nil).To(BeFalse(), "our volume is the Secret")
+				g.Expect(v.Name == verificationKeysVolume && v.Secret == nil).To(BeFalse(), "our volume is the Secret")
 			}
-			g.Expect(secrets).To(Equal([]string{signingKeysVolume + "=" + tt.wantSecret}))
+			g.Expect(secrets).To(Equal([]string{verificationKeysVolume + "=" + tt.wantSecret}))
 			c := pod.Containers[0]
 			var atKeys []corev1.VolumeMount
 			for _, m := range c.VolumeMounts {
-				if m.MountPath == HallSigningKeysDir {
+				if m.MountPath == VerificationKeysDir {
 					atKeys = append(atKeys, m)
 				}
 			}
-			g.Expect(atKeys).To(Equal([]corev1.VolumeMount{{Name: signingKeysVolume, MountPath: HallSigningKeysDir, ReadOnly: true}}))
+			g.Expect(atKeys).To(Equal([]corev1.VolumeMount{{Name: verificationKeysVolume, MountPath: VerificationKeysDir, ReadOnly: true}}))
 			vars := map[string][]string{}
 			for _, e := range c.Env {
 				vars[e.Name] = append(vars[e.Name], e.Value)
 			}
-			g.Expect(vars).To(HaveKeyWithValue("GAMEHALL_SIGNING_KEYS", []string{HallSigningKeysDir}))
+			g.Expect(vars).To(HaveKeyWithValue("GAMEHALL_VERIFICATION_KEYS", []string{VerificationKeysDir}))
 			if tt.wantRedis == "" {
 				g.Expect(vars).NotTo(HaveKey("GAMEHALL_REDIS"))
 			} else {
@@ -208,8 +208,8 @@ func TestRoomShardDeleteRemovesGameServer(t *testing.T) {
 	g.Expect(env.Client.Create(ctx, s)).To(Succeed())
 	gs := gameServerOf(ctx, g, ns, s.Name)
 	g.Expect(gs.Spec.Template.Spec.Containers[0].Image).To(Equal(DefaultConfig().GameServerImage))
-	g.Expect(gs.Spec.Template.Spec.Containers[0].Env).To(ContainElement(envVar("GAMEHALL_SIGNING_KEYS", HallSigningKeysDir)))
-	g.Expect(gs.Spec.Template.Spec.Volumes[0].Secret.SecretName).To(Equal(testSettings.SigningKeySecret))
+	g.Expect(gs.Spec.Template.Spec.Containers[0].Env).To(ContainElement(envVar("GAMEHALL_VERIFICATION_KEYS", VerificationKeysDir)))
+	g.Expect(gs.Spec.Template.Spec.Volumes[0].Secret.SecretName).To(Equal(testSettings.VerificationKeySecret))
 	g.Eventually(func(g Gomega) {
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(s), s)).To(Succeed())
 		g.Expect(s.Finalizers).To(ContainElement(shardFinalizer))

@@ -103,14 +103,14 @@ func startOperator(ctx context.Context, done chan struct{}) error {
 }
 
 // testSettings are those of the Hall setup puts in every test namespace.
-var testSettings = HallSettings{Hall: "main", SigningKeySecret: "keys", RedisAddress: "redis.test:6379"}
+var testSettings = HallSettings{Hall: "main", VerificationKeySecret: "keys", RedisAddress: "redis.test:6379"}
 
 // setup gives a test its namespace, with a Hall "main" that lists every
 // Region there (D1: shards take their Hall's settings; testSettings).
 func setup(t *testing.T) (context.Context, string, Gomega) {
 	t.Helper()
 	ctx, ns, g := setupWithoutHall(t)
-	g.Expect(env.Client.Create(ctx, hallFor(ns, testSettings.Hall, testSettings.RedisAddress, testSettings.SigningKeySecret, nil))).To(Succeed())
+	g.Expect(env.Client.Create(ctx, hallFor(ns, testSettings.Hall, testSettings.RedisAddress, testSettings.VerificationKeySecret, nil))).To(Succeed())
 	return ctx, ns, g
 }
 

@@ -387,7 +387,7 @@ func (h *Server) guard(w http.ResponseWriter, r *http.Request, newClient bool) b
 		login.WriteError(w, http.StatusMethodNotAllowed, login.CodeMethodNotAllowed, "use GET")
 		return false
 	}
-	if _, ok := login.Authenticate(w, r, h.deps.Keys, ticket.AudPlayer); !ok {
+	if _, ok := login.Authenticate(w, r, h.deps.Keys, ticket.AudPlayer, ticket.AudHallOps); !ok {
 		return false
 	}
 	// Before the first topology the directory is empty, not "no regions":

@@ -21,10 +21,11 @@ func TicketFrom(r *http.Request) string {
 	return r.URL.Query().Get("ticket")
 }
 
-// Authenticate verifies the request's ticket for audience aud and answers
-// 401 with a specific code if it is missing, expired or invalid, 403 if it
-// is for another audience (a player's ticket at an operator's endpoint).
-func Authenticate(w http.ResponseWriter, r *http.Request, v ticket.Verifier, aud ticket.Audience) (ticket.Claims, bool) {
+// Authenticate verifies the request's ticket for audience aud (or any of
+// also) and answers 401 with a specific code if it is missing, expired or
+// invalid, 403 if it is for another audience (a player's ticket at an
+// operator's endpoint).
+func Authenticate(w http.ResponseWriter, r *http.Request, v ticket.Verifier, aud ticket.Audience, also ...ticket.Audience) (ticket.Claims, bool) {
 	tok := TicketFrom(r)
 	if tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gamehall"`)
@@ -32,6 +33,12 @@ func Authenticate(w http.ResponseWriter, r *http.Request, v ticket.Verifier, aud
 		return ticket.Claims{}, false
 	}
 	c, err := v.Verify(tok, aud)
+	for _, a := range also {
+		if !errors.Is(err, ticket.ErrAudience) {
+			break
+		}
+		c, err = v.Verify(tok, a)
+	}
 	switch {
 	case err == nil:
 		return c, true

@@ -297,3 +297,22 @@ func TestKeyDirs(t *testing.T) {
 		t.Fatalf("empty dir: %v", err)
 	}
 }
+
+func BenchmarkSign(b *testing.B) {
+	k := mustRing(b, map[string]ed25519.PrivateKey{"k1": newKey(b)}, "k1")
+	for b.Loop() {
+		if _, err := k.Sign(Player("alice", "s"), time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	k := mustRing(b, map[string]ed25519.PrivateKey{"k1": newKey(b)}, "k1")
+	tok, _ := k.Sign(Player("alice", "s"), time.Hour)
+	for b.Loop() {
+		if _, err := k.Verify(tok, AudPlayer); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

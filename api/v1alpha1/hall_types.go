@@ -50,13 +50,25 @@ type HallSpec struct {
 // LoginSpec configures session tickets and where accounts come from.
 //
 // +kubebuilder:validation:XValidation:rule="self.guest || has(self.accountsSecretName) || has(self.accountsDatabase)",message="set accountsDatabase or accountsSecretName, or guest: true for development: otherwise nobody can log in"
+// +kubebuilder:validation:XValidation:rule="self.signingKeySecretName != self.verificationKeySecretName",message="signingKeySecretName and verificationKeySecretName must differ: the verification Secret is mounted into every shard and must not hold private keys"
 type LoginSpec struct {
-	// signingKeySecretName is the Secret (same namespace) whose keys are the
-	// ticket signing keys, one per key id; the newest (greatest) key id signs.
-	// Shards verify with the same Secret.
+	// signingKeySecretName is the Secret (same namespace) with the ticket
+	// signing keys: <key id>.pem Ed25519 private keys (PKCS#8 PEM) and the
+	// key "active" naming the one that signs. Mounted into hall pods only;
+	// `gamehall keys new` writes it.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	SigningKeySecretName string `json:"signingKeySecretName"`
+
+	// verificationKeySecretName is the Secret (same namespace) with the
+	// ticket verification keys: <key id>.pem Ed25519 public keys (PKIX PEM).
+	// Mounted into hall pods and into every shard of the Regions this Hall
+	// lists; halls and shards re-read it, so a key is published here before
+	// it is made active, and a key removed here is refused everywhere within
+	// the kubelet's Secret sync plus 30 s.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	VerificationKeySecretName string `json:"verificationKeySecretName"`
 
 	// accountsDatabase names the login's database, which keeps the
 	// accounts: players sign up into it (POST /v1/accounts) and log in

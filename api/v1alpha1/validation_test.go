@@ -81,7 +81,7 @@ func TestSamplesAreAcceptedAndDefaulted(t *testing.T) {
 	}
 
 	minHall := &v1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "minimal", Namespace: ns},
-		Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "keys", Guest: true}}}
+		Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "keys", VerificationKeySecretName: "keys-pub", Guest: true}}}
 	if err := env.Client.Create(ctx(t), minHall); err != nil {
 		t.Fatalf("a minimal Hall is refused: %v", err)
 	}
@@ -91,7 +91,7 @@ func TestSamplesAreAcceptedAndDefaulted(t *testing.T) {
 	}
 	// Accounts in a database only: someone can log in.
 	dbHall := &v1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
-		Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "keys", AccountsDatabase: &v1.DatabaseSpec{SecretName: "db-main"}}}}
+		Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "keys", VerificationKeySecretName: "keys-pub", AccountsDatabase: &v1.DatabaseSpec{SecretName: "db-main"}}}}
 	if err := env.Client.Create(ctx(t), dbHall); err != nil {
 		t.Fatalf("a Hall with an accounts database only is refused: %v", err)
 	}
@@ -123,7 +123,7 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 		return s
 	}
 	hall := func(mut func(*v1.HallSpec)) client.Object {
-		h := &v1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "h", Namespace: ns}, Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "keys", Guest: true}}}
+		h := &v1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "h", Namespace: ns}, Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "keys", VerificationKeySecretName: "keys-pub", Guest: true}}}
 		mut(&h.Spec)
 		return h
 	}
@@ -154,6 +154,8 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 		{"database without a Secret", region(func(s *v1.RegionSpec) { s.Database = &v1.DatabaseSpec{} }), "spec.database.secretName"},
 		{"database key with a slash", region(func(s *v1.RegionSpec) { s.Database = &v1.DatabaseSpec{SecretName: "db", Key: "../dsn"} }), "spec.database.key"},
 		{"hall without signing key", hall(func(s *v1.HallSpec) { s.Login.SigningKeySecretName = "" }), "spec.login.signingKeySecretName"},
+		{"hall without verification key", hall(func(s *v1.HallSpec) { s.Login.VerificationKeySecretName = "" }), "spec.login.verificationKeySecretName"},
+		{"hall verifying with its signing Secret", hall(func(s *v1.HallSpec) { s.Login.VerificationKeySecretName = "keys" }), "must differ"},
 		{"hall bad service type", hall(func(s *v1.HallSpec) { s.Service.Type = "ExternalName" }), `supported values: "ClusterIP", "NodePort", "LoadBalancer"`},
 		{"hall bad port", hall(func(s *v1.HallSpec) { s.Service.Port = 70000 }), "spec.service.port"},
 		{"hall negative replicas", hall(func(s *v1.HallSpec) { s.Replicas = -1 }), "spec.replicas"},
@@ -228,7 +230,7 @@ func TestPrinterColumns(t *testing.T) {
 	ns := env.Namespace(t)
 	r := &v1.Region{ObjectMeta: metav1.ObjectMeta{Name: "south", Namespace: ns}, Spec: v1.RegionSpec{Game: v1.GameDouDizhu}}
 	s := validShard(ns, "south-1")
-	h := &v1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "main", Namespace: ns}, Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "keys", Guest: true}}}
+	h := &v1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "main", Namespace: ns}, Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "keys", VerificationKeySecretName: "keys-pub", Guest: true}}}
 	for _, o := range []client.Object{r, s, h} {
 		if err := env.Client.Create(ctx(t), o); err != nil {
 			t.Fatal(err)

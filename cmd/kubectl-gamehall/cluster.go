@@ -113,15 +113,15 @@ func (c *cluster) serviceTicket(ctx context.Context, hall *gamehallv1.Hall) (str
 		}
 		return "", apiError(err, what)
 	}
-	keys := map[string][]byte{}
-	for id, v := range secret.Data {
-		keys[id] = []byte(strings.TrimSpace(string(v)))
+	priv, active, err := ticket.ParseSigningFiles(secret.Data, "Secret "+hall.Namespace+"/"+name)
+	if err == nil {
+		var ring *ticket.Keyring
+		if ring, err = ticket.NewKeyring(priv, active); err == nil {
+			// hall.ops: the operator's view of the hall, rooms included.
+			return ring.Sign(ticket.Service("kubectl-gamehall", ticket.AudHallOps), time.Minute)
+		}
 	}
-	ring, err := ticket.NewKeyring(keys, "")
-	if err != nil {
-		return "", fmt.Errorf("Secret %s/%s holds no usable signing key: %w", hall.Namespace, name, err)
-	}
-	return ring.Sign(ticket.Claims{Account: "kubectl-gamehall", Session: "kubectl-gamehall", Role: ticket.RoleService}, time.Minute)
+	return "", fmt.Errorf("Secret %s/%s holds no usable signing key: %w", hall.Namespace, name, err)
 }
 
 // hallGet GETs path from one of the Hall's replicas through the API

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"os"
 	"strings"
@@ -21,11 +22,21 @@ import (
 // write the objects and statuses those would).
 var env *testenv.Env
 
-// Signing keys (at least 32 bytes).
-const (
-	oldKey = "an-old-key-of-32-bytes-or-more-0001"
-	newKey = "a-new-key-of-32-bytes-or-more-00002"
-)
+// signingSecret is a Hall's signing Secret as `gamehall keys` writes it:
+// two Ed25519 keys, "k2" active (it does not sort last).
+func signingSecret(t *testing.T, ns string) (*corev1.Secret, map[string]ed25519.PublicKey) {
+	t.Helper()
+	data := map[string][]byte{"active": []byte("k2\n")}
+	pub := map[string]ed25519.PublicKey{}
+	for _, kid := range []string{"k2", "k3"} {
+		k, err := ticket.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[kid+".pem"], pub[kid] = ticket.MarshalPrivateKey(k), k.Public().(ed25519.PublicKey)
+	}
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "keys", Namespace: ns}, Data: data}, pub
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(testenv.Main(m, &env))
@@ -125,12 +136,12 @@ func TestRoomsSaysWhatIsMissing(t *testing.T) {
 	expect(rooms("south"), `no Hall "main" in namespace`)
 
 	hall := &gamehallv1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "main", Namespace: ns},
-		Spec: gamehallv1.HallSpec{Login: gamehallv1.LoginSpec{SigningKeySecretName: "keys", Guest: true}}}
+		Spec: gamehallv1.HallSpec{Login: gamehallv1.LoginSpec{SigningKeySecretName: "keys", VerificationKeySecretName: "keys-pub", Guest: true}}}
 	if err := env.Client.Create(ctx, hall); err != nil {
 		t.Fatal(err)
 	}
 	expect(rooms("south"), "reading Secret "+ns+"/keys", "it does not exist")
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "keys", Namespace: ns}, Data: map[string][]byte{"k1": []byte(oldKey), "k2": []byte(newKey + "\n")}}
+	secret, _ := signingSecret(t, ns)
 	if err := env.Client.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
@@ -148,11 +159,11 @@ func TestRoomsSaysWhatIsMissing(t *testing.T) {
 }
 
 // The ticket the plugin signs is one the hall accepts: the Secret's
-// newest key, the service role, a short life.
+// active key, the hall.ops audience, a short life.
 func TestServiceTicket(t *testing.T) {
 	ns := env.Namespace(t)
 	ctx := context.Background()
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "keys", Namespace: ns}, Data: map[string][]byte{"k1": []byte(oldKey), "k2": []byte(newKey + "\n")}}
+	secret, pub := signingSecret(t, ns)
 	if err := env.Client.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
@@ -160,21 +171,21 @@ func TestServiceTicket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hall := &gamehallv1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "main", Namespace: ns}, Spec: gamehallv1.HallSpec{Login: gamehallv1.LoginSpec{SigningKeySecretName: "keys"}}}
+	hall := &gamehallv1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "main", Namespace: ns}, Spec: gamehallv1.HallSpec{Login: gamehallv1.LoginSpec{SigningKeySecretName: "keys", VerificationKeySecretName: "keys-pub"}}}
 	tok, err := c.serviceTicket(ctx, hall)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The hall reads the same Secret, mounted, trimmed.
-	ring, err := ticket.NewKeyring(map[string][]byte{"k1": []byte(oldKey), "k2": []byte(newKey)}, "")
+	// The hall verifies with the public keys.
+	ring, err := ticket.NewKeySet(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims, err := ring.Verify(tok)
+	claims, err := ring.Verify(tok, ticket.AudHallOps)
 	if err != nil {
 		t.Fatalf("the hall's keyring refuses the plugin's ticket: %v", err)
 	}
-	if claims.Role != ticket.RoleService || claims.KeyID != "k2" || time.Until(claims.Expiry) > time.Minute {
-		t.Errorf("claims %+v: want role service, key k2, at most a minute", claims)
+	if !claims.Has(ticket.AudHallOps) || len(claims.Audience) != 1 || claims.KeyID != "k2" || time.Until(claims.Expiry) > time.Minute {
+		t.Errorf("claims %+v: want hall.ops, key k2, at most a minute", claims)
 	}
 }

@@ -164,7 +164,7 @@ func run(n int, report, duration time.Duration, bin string, withRooms bool, prof
 
 	// The Hall that lists the Region gives its shards their settings (D1).
 	hall := &gamehallv1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: ns},
-		Spec: gamehallv1.HallSpec{Replicas: 0, Login: gamehallv1.LoginSpec{SigningKeySecretName: "keys", Guest: true}}}
+		Spec: gamehallv1.HallSpec{Replicas: 0, Login: gamehallv1.LoginSpec{SigningKeySecretName: "keys", VerificationKeySecretName: "keys-pub", Guest: true}}}
 	if err := c.Create(ctx, hall); err != nil {
 		return err
 	}
