@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -19,6 +20,11 @@ const keysHelp = `Usage:
   gamehall keys new      --dir DIR [--id ID]   a new Ed25519 key (active if it is the first)
   gamehall keys activate --dir DIR ID          sign with ID from now on
   gamehall keys retire   --dir DIR ID          remove ID: its tickets are refused
+  gamehall keys ticket   --dir DIR --audience AUD[,AUD] [--account NAME] [--ttl D]
+                                               print a service ticket signed with the
+                                               active key (hall.ops: the /ops view;
+                                               shard.read, shard.drain: a shard's
+                                               internal port)
 
 DIR/signing holds <id>.pem private keys and the file 'active': the Hall's
 login.signingKeySecretName, mounted into hall pods only. DIR/verification
@@ -43,6 +49,9 @@ func runKeys(args []string) int {
 	id := fs.String("id", "", "new key's id (default: k<UTC date>-<time>)")
 	signing := fs.String("signing-secret", "gamehall-ticket-signing", "the Hall's login.signingKeySecretName, for the printed commands")
 	verification := fs.String("verification-secret", "gamehall-ticket-verification", "the Hall's login.verificationKeySecretName, for the printed commands")
+	auds := fs.StringSlice("audience", nil, "ticket: what it may do (hall.ops, shard.read, shard.drain)")
+	account := fs.String("account", "operator", "ticket: who it names")
+	ttl := fs.Duration("ttl", time.Hour, "ticket: how long it is valid")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
@@ -103,8 +112,25 @@ func runKeys(args []string) int {
 		}
 		fmt.Printf("key %s removed. Apply both Secrets; its tickets are refused once pods reload:\n  %s\n  %s\n",
 			kid, apply(*verification, files.VerificationDir()), apply(*signing, files.SigningDir()))
+	case "ticket":
+		keys, err := ticket.LoadKeyring(files.SigningDir(), files.VerificationDir())
+		if err != nil {
+			return fail("%v", err)
+		}
+		c := ticket.Service(*account)
+		for _, a := range *auds {
+			if !slices.Contains(ticket.ServiceAudiences, ticket.Audience(a)) {
+				return fail("--audience %q: service tickets only (%v); players log in", a, ticket.ServiceAudiences)
+			}
+			c.Audience = append(c.Audience, ticket.Audience(a))
+		}
+		tok, err := keys.Sign(c, *ttl)
+		if err != nil {
+			return fail("%v", err)
+		}
+		fmt.Println(tok)
 	default:
-		return fail("unknown subcommand %q (new, activate, retire)", verb)
+		return fail("unknown subcommand %q (new, activate, retire, ticket)", verb)
 	}
 	return 0
 }
