@@ -233,7 +233,6 @@ func TestTickets(t *testing.T) {
 	k2ring, _ := ticket.NewKeyring(map[string]ed25519.PrivateKey{"k2": k2}, "k2")
 	short, _ := k2ring.Sign(ticket.Player("a", "s"), time.Millisecond)
 	oldKey, _ := keys.Sign(ticket.Player("a", "s"), time.Hour)
-	service, _ := keys.Sign(ticket.Service("ops", ticket.ServiceAudiences...), time.Hour)
 	// ticket.Leeway tolerates clock skew; wait it out so short is expired.
 	time.Sleep(ticket.Leeway + 50*time.Millisecond)
 
@@ -250,6 +249,7 @@ func TestTickets(t *testing.T) {
 	if err := keys.Set(map[string]ed25519.PrivateKey{"k2": k2}, "k2", map[string]ed25519.PublicKey{"k2": pub(k2)}); err != nil {
 		t.Fatal(err)
 	}
+	service, _ := keys.Sign(ticket.Service("ops", ticket.ServiceAudiences...), time.Hour)
 
 	tests := []struct {
 		name, tok string
