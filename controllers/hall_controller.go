@@ -181,7 +181,7 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 		// The operator cannot see Secrets (it reads none): a missing one
 		// shows in the pods' events (FailedMount), which the message points at.
 		setHallReady(hall, metav1.ConditionFalse, gamehallv1.ReasonDeploymentUnavailable, fmt.Sprintf(
-			"Deployment %s is not available: %d of %d replicas ready (its pods need Secrets %q and %q, login.signingKeySecretName and verificationKeySecretName, which 'gamehall keys new' prints how to create: kubectl describe pods -l %s=%s)",
+			"Deployment %s is not available: %d of %d replicas ready (its pods need Secret %q, login.signingKeySecretName, and Secret %q, login.verificationKeySecretName: 'gamehall keys new' prints how to create them; kubectl describe pods -l %s=%s)",
 			deploy.Name, deploy.Status.ReadyReplicas, hall.Spec.Replicas, hall.Spec.Login.SigningKeySecretName, hall.Spec.Login.VerificationKeySecretName, gamehallv1.LabelHall, hall.Name))
 	}
 	return ctrl.Result{}, nil

@@ -100,7 +100,7 @@ func TestTrustBoundaryAdmission(t *testing.T) {
 		return func(s *corev1.PodSpec) { mut(&s.Containers[0]) }
 	}
 	hall := func(mut func(*v1.LoginSpec)) *v1.Hall {
-		h := &v1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "h", Namespace: ns}, Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "gamehall-signing-keys", Guest: true}}}
+		h := &v1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "h", Namespace: ns}, Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "gamehall-ticket-signing", VerificationKeySecretName: "gamehall-ticket-verification", Guest: true}}}
 		mut(&h.Spec.Login)
 		return h
 	}
@@ -160,6 +160,7 @@ func TestTrustBoundaryAdmission(t *testing.T) {
 			return r
 		}(), database},
 		{"Hall signing key", hall(func(l *v1.LoginSpec) { l.SigningKeySecretName = "keys" }), login},
+		{"Hall verification key", hall(func(l *v1.LoginSpec) { l.VerificationKeySecretName = "keys" }), login},
 		{"Hall accounts", hall(func(l *v1.LoginSpec) { l.AccountsSecretName = "htpasswd" }), login},
 		{"Hall accounts database", hall(func(l *v1.LoginSpec) { l.AccountsDatabase = &v1.DatabaseSpec{SecretName: "db-main"} }), login},
 	}
