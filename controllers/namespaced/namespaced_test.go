@@ -99,7 +99,7 @@ func TestNamespacedOperator(t *testing.T) {
 
 	hall := func(ns string) *gamehallv1.Hall {
 		return &gamehallv1.Hall{ObjectMeta: metav1.ObjectMeta{Name: "main", Namespace: ns},
-			Spec: gamehallv1.HallSpec{Replicas: 1, Login: gamehallv1.LoginSpec{SigningKeySecretName: "gamehall-signing-keys", Guest: true}}}
+			Spec: gamehallv1.HallSpec{Replicas: 1, Login: gamehallv1.LoginSpec{SigningKeySecretName: "gamehall-ticket-signing", VerificationKeySecretName: "gamehall-ticket-verification", Guest: true}}}
 	}
 	region := &gamehallv1.Region{ObjectMeta: metav1.ObjectMeta{Name: "south", Namespace: watched},
 		Spec: gamehallv1.RegionSpec{Game: gamehallv1.GameDouDizhu, RoomsPerShard: 1, RoomCapacity: 3, MinShards: 1, MaxShards: 1,
