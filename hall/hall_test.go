@@ -249,7 +249,8 @@ func TestTickets(t *testing.T) {
 	if err := keys.Set(map[string]ed25519.PrivateKey{"k2": k2}, "k2", map[string]ed25519.PublicKey{"k2": pub(k2)}); err != nil {
 		t.Fatal(err)
 	}
-	service, _ := keys.Sign(ticket.Service("ops", ticket.ServiceAudiences...), time.Hour)
+	shardOnly, _ := keys.Sign(ticket.Service("ops", ticket.AudShardRead, ticket.AudShardDrain), time.Hour)
+	ops, _ := keys.Sign(ticket.Service("ops", ticket.AudHallOps), time.Hour)
 
 	tests := []struct {
 		name, tok string
@@ -261,7 +262,8 @@ func TestTickets(t *testing.T) {
 		{"forged", forged, 401, login.CodeTicketInvalid},
 		{"expired", short, 401, login.CodeTicketExpired},
 		{"removed key", oldKey, 401, login.CodeTicketInvalid},
-		{"service ticket", service, 403, login.CodeTicketAudience},
+		{"shard service ticket", shardOnly, 403, login.CodeTicketAudience},
+		{"operator's ticket", ops, 200, ""},
 		{"new key", rotated, 200, ""},
 	}
 	for _, tt := range tests {

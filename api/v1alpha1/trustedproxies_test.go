@@ -15,7 +15,7 @@ func TestHallTrustedProxies(t *testing.T) {
 	ns := env.Namespace(t)
 	hall := func(name string, proxies ...string) *v1.Hall {
 		return &v1.Hall{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-			Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "keys", Guest: true, TrustedProxies: proxies}}}
+			Spec: v1.HallSpec{Login: v1.LoginSpec{SigningKeySecretName: "keys", VerificationKeySecretName: "keys-pub", Guest: true, TrustedProxies: proxies}}}
 	}
 	if err := env.Client.Create(ctx(t), hall("ok", "10.0.0.0/8", "192.0.2.7", "2001:db8::/64")); err != nil {
 		t.Fatalf("addresses and prefixes refused: %v", err)
