@@ -214,39 +214,49 @@ func (s *Server) beat() presence.Beat {
 	return presence.Beat{Shard: s.presenceName(), Alive: s.cfg.AliveTTL}
 }
 
-// aliveLoop beats every AliveTTL/3, the first time at once. Apart from the
-// heartbeat, so a long heartbeat (many players, a slow presence) cannot
-// hold the liveness up.
+// aliveLoop beats every AliveTTL/3, the first time at once, and every
+// beatRetry while presence does not answer. Apart from the heartbeat, so a
+// long heartbeat (many players, a slow presence) cannot hold the liveness
+// up.
 func (s *Server) aliveLoop(ctx context.Context) {
 	period := s.cfg.AliveTTL / 3
-	t := time.NewTicker(period)
-	defer t.Stop()
-	beaten := false // the first beat finds no liveness: nothing to re-check
+	beaten := false  // the first beat finds no liveness: nothing to re-check
+	failing := false // logged once per outage
 	for {
 		bctx, cancel := context.WithTimeout(ctx, period)
 		_, lapsed, err := s.deps.Presence.Refresh(bctx, s.beat(), nil, s.cfg.PresenceTTL)
 		cancel()
+		next := period
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
-				s.log.Error(err, "presence beat failed; retried")
+				if !failing {
+					s.log.Error(err, "presence beat failed; retrying", "every", beatRetry)
+				}
 				s.metrics.heartbeatFailures.Inc()
 			}
+			// Soon: once presence answers again (after an outage longer than
+			// AliveTTL every liveness has lapsed), this shard must be alive
+			// in it again before other shards take its players' entries.
+			failing, next = true, beatRetry
 		case lapsed && beaten:
 			// Other shards may have taken our players' entries meanwhile.
 			s.log.Info("presence liveness had lapsed: re-checking every session and room")
 			s.refreshNow()
 			fallthrough
 		default:
-			beaten = true
+			beaten, failing = true, false
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(next):
 		}
 	}
 }
+
+// beatRetry is how soon a beat presence did not answer is tried again.
+const beatRetry = 500 * time.Millisecond
 
 // heartbeatLoop re-asserts, every PresenceTTL/3 and when asked, every
 // session and room entry the shard holds, and retries owed leaves.
