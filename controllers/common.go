@@ -181,6 +181,11 @@ const (
 	EventObjectNotOwned = "ObjectNotOwned"
 )
 
+// notOwnedRetry is how often an owner looks again at a name an object it
+// does not control holds: that object is not in the cache (CacheOptions),
+// so its deletion is not seen.
+const notOwnedRetry = 15 * time.Second
+
 // NotOwnedError says that an object the operator would write exists and is
 // not controlled by the object it would write it for: the operator never
 // adopts it (docs/security.md).

@@ -51,8 +51,11 @@ const annotationSpecHash = "gamehall.dev/spec-hash"
 // mount the ones the spec names (docs/security.md).
 type HallReconciler struct {
 	client.Client
-	Recorder events.EventRecorder
-	Config   Config
+	// APIReader reads an object that holds a child's name and is not in
+	// the cache (CacheOptions caches the Hall-labelled ones only).
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Config    Config
 }
 
 // HallClusterRole is what hall pods may do (read Regions and RoomShards),
@@ -134,7 +137,7 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 		got, err := r.apply(ctx, hall, want)
 		if e, ok := errors.AsType[*NotOwnedError](err); ok {
 			r.refuseAdoption(hall, e)
-			return ctrl.Result{}, nil // its deletion brings us back (SetupWithManager)
+			return ctrl.Result{RequeueAfter: notOwnedRetry}, nil
 		}
 		if err != nil {
 			return ctrl.Result{}, err
@@ -149,7 +152,7 @@ func (r *HallReconciler) reconcileNormal(ctx context.Context, hall *gamehallv1.H
 	got, err := r.apply(ctx, hall, r.deployment(hall, name, sel, address, regions.Items))
 	if e, ok := errors.AsType[*NotOwnedError](err); ok {
 		r.refuseAdoption(hall, e)
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: notOwnedRetry}, nil
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -223,14 +226,20 @@ func (r *HallReconciler) apply(ctx context.Context, hall *gamehallv1.Hall, want 
 
 	got := want.DeepCopyObject().(client.Object)
 	err = r.Get(ctx, client.ObjectKeyFromObject(want), got)
-	switch {
-	case apierrors.IsNotFound(err):
-		if err := r.Create(ctx, want, FieldOwner); err != nil {
+	if apierrors.IsNotFound(err) {
+		err = r.Create(ctx, want, FieldOwner)
+		if err == nil {
+			event(r.Recorder, hall, false, EventHallChildrenUpdated, "Create", "created %s %s", kind, want.GetName())
+			return want, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
 			return nil, fmt.Errorf("create %s %s: %w", kind, want.GetName(), err)
 		}
-		event(r.Recorder, hall, false, EventHallChildrenUpdated, "Create", "created %s %s", kind, want.GetName())
-		return want, nil
-	case err != nil:
+		// The cache holds only objects with a Hall label (CacheOptions): read
+		// the one that has the name to see whose it is.
+		err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), got)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if !metav1.IsControlledBy(got, hall) {
@@ -406,9 +415,7 @@ func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labe
 }
 
 // SetupWithManager watches Halls, their children, and Regions (whose totals
-// the Hall status sums). Children are mapped to their Hall by name, not by
-// owner: the deletion of an object that held a child's name (refused, see
-// apply) must bring the Hall back to create its own.
+// the Hall status sums). Children are mapped to their Hall by name.
 func (r *HallReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	byName := handler.EnqueueRequestsFromMapFunc(hallOfChild)
 	return ctrl.NewControllerManagedBy(mgr).

@@ -176,14 +176,15 @@ func TestHallRefusesToAdopt(t *testing.T) {
 	}).Should(Succeed())
 	g.Expect(eventNotes(ctx, g, ns, "main", EventObjectNotOwned)).To(HaveLen(1), "one event, not one per reconcile")
 
-	// Gone: the Hall makes its own.
+	// Gone: the Hall makes its own at its next look (notOwnedRetry: the
+	// operator caches only Hall-labelled Deployments, so it sees no deletion).
 	g.Expect(env.Client.Delete(ctx, theirs)).To(Succeed())
 	g.Eventually(func(g Gomega) {
 		g.Expect(env.Client.Get(ctx, key, &d)).To(Succeed())
 		g.Expect(metav1.IsControlledBy(&d, h)).To(BeTrue())
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
 		g.Expect(condition(h.Status.Conditions, gamehallv1.ConditionReady).Reason).To(Equal(gamehallv1.ReasonDeploymentUnavailable))
-	}).Should(Succeed())
+	}, notOwnedRetry+wait).Should(Succeed())
 }
 
 // A RoleBinding an older operator made (of a Role of the Hall's own) is

@@ -40,13 +40,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		return fmt.Errorf("field indexes: %w", err)
 	}
 	rec := mgr.GetEventRecorder("gamehall-operator")
-	if err := (&RoomShardReconciler{Client: mgr.GetClient(), Recorder: rec, Config: cfg}).SetupWithManager(mgr); err != nil {
+	if err := (&RoomShardReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Config: cfg}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("roomshard controller: %w", err)
 	}
 	if err := (&RegionReconciler{Client: mgr.GetClient(), Recorder: rec, Config: cfg}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("region controller: %w", err)
 	}
-	if err := (&HallReconciler{Client: mgr.GetClient(), Recorder: rec, Config: cfg}).SetupWithManager(mgr); err != nil {
+	if err := (&HallReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Config: cfg}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("hall controller: %w", err)
 	}
 	return nil

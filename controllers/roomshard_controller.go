@@ -49,8 +49,11 @@ const (
 // RoomShardReconciler runs one Agones GameServer per RoomShard and mirrors it.
 type RoomShardReconciler struct {
 	client.Client
-	Recorder events.EventRecorder
-	Config   Config
+	// APIReader reads a GameServer that holds the name of the shard's next
+	// one and is not in the cache (CacheOptions).
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Config    Config
 
 	// failedSince remembers, per failed GameServer UID, when this process
 	// first saw it fail (a time.Time), or that it replaced it (replaced{}).
@@ -331,7 +334,7 @@ func (r *RoomShardReconciler) create(ctx context.Context, shard *gamehallv1.Room
 			}
 			r.clearMirror(shard, statePending)
 			setReady(shard, metav1.ConditionFalse, gamehallv1.ReasonObjectNotOwned, e.Error())
-			return ctrl.Result{RequeueAfter: 30 * time.Second}, nil // its deletion is not watched
+			return ctrl.Result{RequeueAfter: notOwnedRetry}, nil
 		}
 		// A stale cache hid it; the watch brings the real state shortly.
 		return ctrl.Result{RequeueAfter: time.Second}, nil
@@ -354,8 +357,8 @@ func (r *RoomShardReconciler) create(ctx context.Context, shard *gamehallv1.Room
 // foreign is a *NotOwnedError when gs's name is taken by a GameServer the
 // shard does not control (nil: ours, or not in the cache yet).
 func (r *RoomShardReconciler) foreign(ctx context.Context, shard *gamehallv1.RoomShard, gs *agonesv1.GameServer) *NotOwnedError {
-	var got agonesv1.GameServer
-	if err := r.Get(ctx, client.ObjectKeyFromObject(gs), &got); err != nil || metav1.IsControlledBy(&got, shard) {
+	var got agonesv1.GameServer // not cached unless it has the RoomShard label: read it
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(gs), &got); err != nil || metav1.IsControlledBy(&got, shard) {
 		return nil
 	}
 	return &NotOwnedError{Kind: "GameServer", Namespace: got.Namespace, Name: got.Name, Owner: "RoomShard " + shard.Name}

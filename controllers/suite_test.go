@@ -83,6 +83,7 @@ func startOperator(ctx context.Context, done chan struct{}) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Cache:                  CacheOptions(""),
 		HealthProbeBindAddress: "0",
 	})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -79,9 +78,7 @@ func runOperator(args []string) int {
 		LeaderElectionID:        "operator.gamehall.dev",
 		LeaderElectionNamespace: *leaseNamespace,
 	}
-	if *namespace != "" {
-		opts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{*namespace: {}}}
-	}
+	opts.Cache = controllers.CacheOptions(*namespace)
 	mgr, err := ctrl.NewManager(restCfg, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gamehall operator: %v\n", err)
