@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gamehall/gamehall/gameserver/roomreport"
+	"github.com/gamehall/gamehall/internal/httpserver"
 	"github.com/gamehall/gamehall/protocol"
 	"github.com/gamehall/gamehall/protocol/pb"
 	"github.com/gamehall/gamehall/ticket"
@@ -116,6 +117,8 @@ func (s *Server) serveOccupancy(w http.ResponseWriter, r *http.Request) {
 	if !s.authService(w, r, ticket.AudShardRead) {
 		return
 	}
+	// A stream: past the server's timeouts; each write has its own deadline.
+	_ = httpserver.LongLived(w)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "application/x-gamehall-occupancy")
 	w.Header().Set("Cache-Control", "no-store")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/gamehall/gamehall/client"
 	"github.com/gamehall/gamehall/gameserver"
 	"github.com/gamehall/gamehall/protocol"
 	"github.com/gamehall/gamehall/protocol/pb"
@@ -166,4 +167,24 @@ func TestPreAuthBoundFromAccept(t *testing.T) {
 			t.Fatal("trickling socket still open after 20 s")
 		}
 	})
+}
+
+// A welcomed WebSocket outlives the upgrade server's read and write
+// timeouts (the Hello bound here): the hijacked connection's deadlines are
+// cleared, and conn's own take over.
+func TestWebSocketOutlivesServerTimeouts(t *testing.T) {
+	e := startShard(t, gameserver.Config{Rooms: 1, RoomCapacity: 10, TablesPerRoom: 1, HelloTimeout: time.Second, WriteTimeout: time.Second}, nil, nil)
+	ctx := ctx20(t)
+	tok, _ := e.ticketFor("long")
+	c, err := client.DialWebSocket(ctx, "ws://"+e.addr()+"/ws", tok, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Five times the timeouts, a round trip every half second.
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		if _, err := c.Ping(ctx); err != nil {
+			t.Fatalf("ping after the server's timeouts: %v", err)
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/gamehall/gamehall/internal/httpserver"
 	"github.com/gamehall/gamehall/presence"
 )
 
@@ -161,7 +162,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s.ihttp = &http.Server{Handler: s.internalHandler(), ReadHeaderTimeout: 10 * time.Second}
+	s.ihttp = httpserver.New(s.internalHandler())
 	var bg sync.WaitGroup
 	bg.Go(func() { _ = s.ihttp.Serve(s.iln) })
 	bg.Go(func() { s.acceptLoop() })

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/gamehall/gamehall/internal/httpserver"
 	"github.com/gamehall/gamehall/protocol"
 )
 
@@ -46,6 +47,10 @@ func (s *Server) serveWebSockets() {
 	l := &chanListener{ch: s.wsConns, addr: s.ln.Addr(), stopped: s.stopped, done: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		// The connection outlives the server's timeouts once upgraded (the
+		// Hello bound and conn's own deadlines take over); Accept clears
+		// them too, this keeps it so whatever the library does.
+		_ = httpserver.LongLived(w)
 		// Tickets travel inside Hello, never in cookies, so any origin
 		// (the hall's lobby page) may connect.
 		wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true,
@@ -66,14 +71,17 @@ func (s *Server) serveWebSockets() {
 		auth, _ := r.Context().Value(preAuthKey{}).(preAuth)
 		s.runConn(newConn(s, tr, auth))
 	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.HelloTimeout, IdleTimeout: s.cfg.HelloTimeout,
-		// The socket's Hello bound (set at accept) reaches the handler.
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if pc, ok := c.(*prefixConn); ok {
-				return context.WithValue(ctx, preAuthKey{}, pc.auth)
-			}
-			return ctx
-		}}
+	hs := httpserver.New(mux)
+	// The upgrade request comes within the Hello bound anyway.
+	hs.ReadHeaderTimeout, hs.ReadTimeout, hs.IdleTimeout = s.cfg.HelloTimeout, s.cfg.HelloTimeout, s.cfg.HelloTimeout
+	hs.WriteTimeout = s.cfg.WriteTimeout
+	// The socket's Hello bound (set at accept) reaches the handler.
+	hs.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if pc, ok := c.(*prefixConn); ok {
+			return context.WithValue(ctx, preAuthKey{}, pc.auth)
+		}
+		return ctx
+	}
 	go func() {
 		<-s.stopped
 		hs.Close()

@@ -35,6 +35,7 @@ type watcher struct {
 	pinged  atomic.Int64  // last ping (unix ns)
 	in      []byte        // an incomplete frame the client sent
 	idx     int           // position in set.list (set.mu)
+	account string        // its ticket's: counted in Server.accounts until dropped
 }
 
 // watchSet holds a region's watchers.
@@ -110,6 +111,7 @@ func (s *watchSet) drop(w *watcher, frame []byte) {
 	if w.closed.Swap(true) {
 		return
 	}
+	s.h.accounts.give(w.account)
 	if frame != nil {
 		w.conn.tryWrite(frame)
 	}

@@ -129,6 +129,12 @@ func (e *hallEnv) stop() {
 
 func startHall(t *testing.T, cfg hall.Config, keys *ticket.Keyring, pres presence.Store, source *hall.StaticSource) *hallEnv {
 	t.Helper()
+	return startHallServer(t, cfg, keys, pres, source, nil)
+}
+
+// startHallServer is startHall with adjust applied to the HTTP server.
+func startHallServer(t *testing.T, cfg hall.Config, keys *ticket.Keyring, pres presence.Store, source *hall.StaticSource, adjust func(*http.Server)) *hallEnv {
+	t.Helper()
 	if source == nil {
 		source = hall.NewStaticSource()
 	}
@@ -143,6 +149,9 @@ func startHall(t *testing.T, cfg hall.Config, keys *ticket.Keyring, pres presenc
 		t.Fatal(err)
 	}
 	h.Register(mux)
+	if adjust != nil {
+		adjust(srv.Config)
+	}
 	srv.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -228,11 +237,18 @@ type watcher struct {
 	last    hall.WatchMessage
 }
 
+// watch opens a watch stream as a new account.
 func (e *hallEnv) watch(region, query string) *watcher {
+	e.t.Helper()
+	return e.watchAs(region, query, e.player(fmt.Sprintf("watcher%d", e.seq.Load()+1)))
+}
+
+// watchAs opens a watch stream with the ticket tok.
+func (e *hallEnv) watchAs(region, query, tok string) *watcher {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	opts := &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + e.player("watcher")}}}
+	opts := &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}}}
 	var c *websocket.Conn
 	for {
 		var resp *http.Response

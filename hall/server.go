@@ -60,6 +60,10 @@ type Config struct {
 	// idle connections alive through proxies and finds dead clients; what
 	// the client sent (pongs, close) is read then.
 	PingInterval time.Duration
+	// MaxWatchersPerAccount: watch streams one account may hold open on
+	// this replica (8: a few tabs); past it 429 TOO_MANY_WATCHERS, so one
+	// ticket cannot take the replica's whole client limit.
+	MaxWatchersPerAccount int
 }
 
 func (c *Config) defaults() {
@@ -79,6 +83,9 @@ func (c *Config) defaults() {
 	}
 	if c.PageSize <= 0 {
 		c.PageSize = 25
+	}
+	if c.MaxWatchersPerAccount <= 0 {
+		c.MaxWatchersPerAccount = 8
 	}
 	if c.Name == "" {
 		c.Name = "hall"
@@ -114,6 +121,7 @@ type Server struct {
 
 	watchMu      sync.Mutex
 	watchSets    map[*region]*watchSet
+	accounts     accountWatchers
 	watchStopped bool
 
 	peersMu sync.Mutex
@@ -167,7 +175,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}),
 		streams:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "gamehall_hall_occupancy_streams", Help: "Shard occupancy streams connected."}),
 		streamErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "gamehall_hall_occupancy_stream_errors_total", Help: "Occupancy streams lost or failed to connect."}),
-		redirects:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gamehall_hall_redirects_total", Help: "Clients turned away when over max clients, by outcome (redirect, full)."}, []string{"outcome"}),
+		redirects:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gamehall_hall_redirects_total", Help: "Clients turned away, by outcome: over max clients (redirect, full), over the watch streams one account may hold (account_limit)."}, []string{"outcome"}),
 		sessions:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "gamehall_active_sessions", Help: "Live login sessions in presence (all replicas), refreshed at each advertise."}),
 		rooms: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gamehall_hall_rooms", Help: "Rooms offered in the directory."}, func() float64 {
 			return float64(h.roomCount())
@@ -382,13 +390,20 @@ func (h *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 
 // guard checks method and ticket, and redirects when over max clients.
 func (h *Server) guard(w http.ResponseWriter, r *http.Request, newClient bool) bool {
+	_, ok := h.guardClaims(w, r, newClient)
+	return ok
+}
+
+// guardClaims is guard answering the ticket's claims.
+func (h *Server) guardClaims(w http.ResponseWriter, r *http.Request, newClient bool) (ticket.Claims, bool) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		login.WriteError(w, http.StatusMethodNotAllowed, login.CodeMethodNotAllowed, "use GET")
-		return false
+		return ticket.Claims{}, false
 	}
-	if _, ok := login.Authenticate(w, r, h.deps.Keys, ticket.AudPlayer, ticket.AudHallOps); !ok {
-		return false
+	c, ok := login.Authenticate(w, r, h.deps.Keys, ticket.AudPlayer, ticket.AudHallOps)
+	if !ok {
+		return c, false
 	}
 	// Before the first topology the directory is empty, not "no regions":
 	// clients retry rather than conclude there is nothing to play.
@@ -397,13 +412,13 @@ func (h *Server) guard(w http.ResponseWriter, r *http.Request, newClient bool) b
 	h.mu.Unlock()
 	if !synced {
 		login.WriteRetryError(w, http.StatusServiceUnavailable, codeNotSynced, "the hall is starting: it has not received the list of shards yet", time.Second)
-		return false
+		return c, false
 	}
 	if newClient && h.cfg.MaxClients > 0 && int(h.clients.Load()) >= h.cfg.MaxClients {
 		h.redirect(w, r)
-		return false
+		return c, false
 	}
-	return true
+	return c, true
 }
 
 // codeNotSynced answers requests that come before the first topology.

@@ -23,7 +23,8 @@ import (
 // then a delta whenever the page changed, each covering everything since
 // the client's version. Every message carries the region's totals.
 func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
-	if !h.guard(w, r, true) {
+	claims, ok := h.guardClaims(w, r, true)
+	if !ok {
 		return
 	}
 	reg := h.region(w, r)
@@ -57,10 +58,25 @@ func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		login.WriteError(w, http.StatusServiceUnavailable, codeNotSynced, "the hall is stopping")
 		return
 	}
+	if !h.accounts.take(claims.Account, h.cfg.MaxWatchersPerAccount) {
+		h.m.redirects.WithLabelValues("account_limit").Inc()
+		login.WriteError(w, http.StatusTooManyRequests, CodeTooManyWatchers, fmt.Sprintf(
+			"account %q already has %d watch streams open on this hall, the most one account may; close one (another tab?)", claims.Account, h.cfg.MaxWatchersPerAccount))
+		return
+	}
+	taken := true // until the watcher's drop gives it back
+	defer func() {
+		if taken {
+			h.accounts.give(claims.Account)
+		}
+	}()
 	nc, brw, err := hj.Hijack()
 	if err != nil {
 		return
 	}
+	// The stream outlives the HTTP server's timeouts: Hijack clears the read
+	// deadline but keeps the write deadline; the watch bounds its own writes.
+	_ = nc.SetDeadline(time.Time{})
 	conn, err := newRawConn(nc)
 	if err != nil || brw.Reader.Buffered() > 0 {
 		// Not a plain socket, or the client spoke before the handshake ended.
@@ -72,12 +88,13 @@ func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	}
 	// Registered before the first write (busy keeps the fan-out off it), so
 	// that a hall stopping meanwhile closes it too.
-	wt := &watcher{conn: conn, set: set, page: page}
+	wt := &watcher{conn: conn, set: set, page: page, account: claims.Account}
 	wt.busy.Store(true)
 	if !set.add(wt) {
 		nc.Close()
 		return
 	}
+	taken = false
 	first, version := h.firstMessage(reg, page, resume, since)
 	nc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
 	_, err = nc.Write(append(upgradeResponse(accept), first...))

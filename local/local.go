@@ -28,6 +28,7 @@ import (
 	v1 "github.com/gamehall/gamehall/api/v1alpha1"
 	"github.com/gamehall/gamehall/gameserver"
 	"github.com/gamehall/gamehall/hall"
+	"github.com/gamehall/gamehall/internal/httpserver"
 	"github.com/gamehall/gamehall/login"
 	"github.com/gamehall/gamehall/presence"
 	"github.com/gamehall/gamehall/scaling"
@@ -268,7 +269,7 @@ func (l *Local) Start(ctx context.Context) error {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		login.WriteError(w, http.StatusNotFound, login.CodeNotFound, "no such endpoint: "+r.URL.Path)
 	})
-	l.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	l.httpSrv = httpserver.New(mux)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, r := range l.regions {

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gamehall/gamehall/hall"
+	"github.com/gamehall/gamehall/internal/httpserver"
 	"github.com/gamehall/gamehall/profiles"
 	"github.com/gamehall/gamehall/store"
 )
@@ -44,8 +44,8 @@ func (l *Local) StartPeer(ctx context.Context, cfg hall.Config) (string, error) 
 	mux := http.NewServeMux()
 	hs.Register(mux)
 	ps.Register(mux)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
+	srv := httpserver.New(mux)
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	go func() { _ = hs.Run(ctx) }()
 	go func() { _ = srv.Serve(ln) }()
 	go func() {

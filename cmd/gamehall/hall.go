@@ -23,6 +23,7 @@ import (
 
 	"github.com/gamehall/gamehall/hall"
 	"github.com/gamehall/gamehall/hall/kubesource"
+	"github.com/gamehall/gamehall/internal/httpserver"
 	"github.com/gamehall/gamehall/login"
 	"github.com/gamehall/gamehall/presence"
 	"github.com/gamehall/gamehall/profiles"
@@ -157,7 +158,7 @@ func runHall(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpserver.New(mux)
 	go srv.Serve(ln)
 	log.Info("hall serving", "listen", ln.Addr().String(), "name", *name, "namespace", *namespace, "guest", *guest)
 	hs.Run(ctx)

@@ -1,0 +1,80 @@
+package hall_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/gamehall/gamehall/hall"
+	"github.com/gamehall/gamehall/internal/httpserver"
+	"github.com/gamehall/gamehall/login"
+	"github.com/gamehall/gamehall/presence"
+)
+
+// One account holds at most MaxWatchersPerAccount streams on a replica:
+// the next is refused with a code saying why, and closing one frees a place.
+func TestWatchersPerAccountCapped(t *testing.T) {
+	keys := newKeys(t)
+	pres := presence.NewMemory()
+	defer pres.Close()
+	e := startHall(t, hall.Config{MaxWatchersPerAccount: 2, PingInterval: 100 * time.Millisecond}, keys, pres, nil)
+	e.source.Set(ddz, nil)
+	tok := e.player("greedy")
+	first := e.watchAs("ddz-1", "", tok)
+	first.until("snapshot", func(map[int]hall.Room) bool { return true })
+	e.watchAs("ddz-1", "?page=1", tok).until("snapshot", func(map[int]hall.Room) bool { return true })
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	dial := func() (*websocket.Conn, *http.Response, error) {
+		return websocket.Dial(ctx, "ws"+e.url[len("http"):]+"/v1/regions/ddz-1/watch", &websocket.DialOptions{
+			HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}}})
+	}
+	_, resp, err := dial()
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third stream of one account: %v %v", resp, err)
+	}
+	var body login.ErrorBody
+	json.NewDecoder(resp.Body).Decode(&body)
+	if body.Error.Code != hall.CodeTooManyWatchers || body.Error.Message == "" {
+		t.Fatalf("refusal: %+v", body.Error)
+	}
+	// Another account is not affected.
+	e.watch("ddz-1", "").until("snapshot", func(map[int]hall.Room) bool { return true })
+	first.c.Close(websocket.StatusNormalClosure, "")
+	eventually(t, "a place to free up", func() bool {
+		c, _, err := dial()
+		if err == nil {
+			c.CloseNow()
+		}
+		return err == nil
+	})
+}
+
+// A watch stream outlives the HTTP server's read and write timeouts (the
+// hijacked connection's deadlines are cleared): served with timeouts of
+// 300 ms, it still answers pings after four times that.
+func TestWatchOutlivesServerTimeouts(t *testing.T) {
+	keys := newKeys(t)
+	pres := presence.NewMemory()
+	defer pres.Close()
+	short := func(s *http.Server) {
+		*s = *httpserver.New(s.Handler)
+		s.ReadTimeout, s.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	}
+	e := startHallServer(t, hall.Config{PingInterval: 100 * time.Millisecond}, keys, pres, nil, short)
+	e.source.Set(ddz, nil)
+	w := e.watch("ddz-1", "")
+	w.until("snapshot", func(map[int]hall.Room) bool { return true })
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for end := time.Now().Add(1200 * time.Millisecond); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if err := w.c.Ping(ctx); err != nil {
+			t.Fatalf("ping past the server's timeouts: %v", err)
+		}
+	}
+}
