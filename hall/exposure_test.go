@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +78,67 @@ func TestWatchOutlivesServerTimeouts(t *testing.T) {
 			t.Fatalf("ping past the server's timeouts: %v", err)
 		}
 	}
+}
+
+// Tickets never travel in URLs: one in the query is refused with a message
+// saying where it goes; a browser's watch sends it as a subprotocol, and the
+// hall answers with the stream's own, never echoing the ticket.
+func TestTicketsNotInURLs(t *testing.T) {
+	keys := newKeys(t)
+	pres := presence.NewMemory()
+	defer pres.Close()
+	e := startHall(t, hall.Config{}, keys, pres, nil)
+	e.source.Set(ddz, nil)
+	tok := e.player("browser")
+	for _, path := range []string{"/v1/regions?ticket=" + tok, "/v1/regions/ddz-1/watch?ticket=" + tok} {
+		resp := e.get(path, "")
+		var body login.ErrorBody
+		json.NewDecoder(resp.Body).Decode(&body)
+		if resp.StatusCode != http.StatusUnauthorized || body.Error.Code != login.CodeTicketMissing || !strings.Contains(body.Error.Message, "not accepted in URLs") {
+			t.Fatalf("%s: %d %+v", path, resp.StatusCode, body.Error)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var c *websocket.Conn
+	eventually(t, "a watch with the ticket in its subprotocol", func() bool {
+		var err error
+		c, _, err = websocket.Dial(ctx, "ws"+e.url[len("http"):]+"/v1/regions/ddz-1/watch?page=1", &websocket.DialOptions{
+			Subprotocols: []string{hall.WatchProtocol, login.TicketProtocolPrefix + tok}})
+		return err == nil
+	})
+	defer c.CloseNow()
+	if c.Subprotocol() != hall.WatchProtocol {
+		t.Fatalf("subprotocol %q, want %q", c.Subprotocol(), hall.WatchProtocol)
+	}
+	if _, b, err := c.Read(ctx); err != nil || !strings.Contains(string(b), `"snapshot"`) {
+		t.Fatalf("first message: %s %v", b, err)
+	}
+}
+
+// A redirect's Location keeps the query but never a ticket.
+func TestRedirectLocationCarriesNoTicket(t *testing.T) {
+	keys := newKeys(t)
+	pres := presence.NewMemory()
+	defer pres.Close()
+	cfg := func(name string, max int) hall.Config {
+		return hall.Config{Name: name, MaxClients: max, AdvertiseEvery: 100 * time.Millisecond}
+	}
+	full := startHall(t, cfg("hall-full", 1), keys, pres, nil)
+	peer := startHall(t, cfg("hall-peer", 10), keys, pres, nil)
+	full.source.Set(ddz, nil)
+	peer.source.Set(ddz, nil)
+	full.watch("ddz-1", "").until("snapshot", func(map[int]hall.Room) bool { return true })
+	tok := full.player("p")
+	eventually(t, "a redirect without the ticket", func() bool {
+		resp := full.get("/v1/regions/ddz-1/rooms?ticket="+tok+"&page=2", tok)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusTemporaryRedirect {
+			return false
+		}
+		if strings.Contains(loc, "ticket") || loc != peer.url+"/v1/regions/ddz-1/rooms?page=2" {
+			t.Fatalf("Location %q", loc)
+		}
+		return true
+	})
 }

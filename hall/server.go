@@ -458,7 +458,13 @@ func (h *Server) redirect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.m.redirects.WithLabelValues("redirect").Inc()
-	loc := target.Address + r.URL.RequestURI()
+	// The query goes along (page, resume), a ticket in it never: tickets
+	// do not travel in URLs (login.TicketFrom).
+	u := *r.URL
+	q := u.Query()
+	q.Del("ticket")
+	u.RawQuery = q.Encode()
+	loc := target.Address + u.RequestURI()
 	var body RedirectBody
 	body.Redirect.Code = "HALL_BUSY"
 	body.Redirect.Message = fmt.Sprintf("this hall serves %d of %d clients; %s has %d of %d", n, h.cfg.MaxClients, target.Name, target.Clients, target.Max)

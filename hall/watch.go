@@ -97,7 +97,7 @@ func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	taken = false
 	first, version := h.firstMessage(reg, page, resume, since)
 	nc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
-	_, err = nc.Write(append(upgradeResponse(accept), first...))
+	_, err = nc.Write(append(upgradeResponse(accept, chooseProtocol(r)), first...))
 	nc.SetWriteDeadline(time.Time{})
 	if err != nil {
 		set.drop(wt, nil)

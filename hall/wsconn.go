@@ -69,9 +69,27 @@ func headerHas(h http.Header, name, token string) bool {
 	return false
 }
 
-// upgradeResponse is the 101 answer that completes the handshake.
-func upgradeResponse(accept string) []byte {
-	return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n")
+// WatchProtocol is the watch stream's WebSocket subprotocol. A browser
+// offers it with its ticket's (login.TicketProtocolPrefix); the hall
+// answers with this one, so the ticket is never echoed.
+const WatchProtocol = "gamehall.watch"
+
+// upgradeResponse is the 101 answer that completes the handshake; proto is
+// the subprotocol chosen ("": none offered).
+func upgradeResponse(accept, proto string) []byte {
+	b := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n"
+	if proto != "" {
+		b += "Sec-WebSocket-Protocol: " + proto + "\r\n"
+	}
+	return []byte(b + "\r\n")
+}
+
+// chooseProtocol answers WatchProtocol if the client offered it.
+func chooseProtocol(r *http.Request) string {
+	if headerHas(r.Header, "Sec-WebSocket-Protocol", WatchProtocol) {
+		return WatchProtocol
+	}
+	return ""
 }
 
 // appendFrame appends one unmasked, final server frame.

@@ -8,9 +8,15 @@ import (
 	"github.com/gamehall/gamehall/ticket"
 )
 
-// TicketFrom returns the ticket of a request: "Authorization: Bearer T",
-// or the "ticket" query parameter (browsers cannot set headers on a
-// WebSocket).
+// TicketProtocolPrefix: a browser, which cannot set headers on a
+// WebSocket, offers the subprotocol TicketProtocolPrefix+ticket beside the
+// stream's own (the server answers with the stream's, never this one).
+// Tickets never travel in URLs, which proxies and servers log and redirects
+// copy.
+const TicketProtocolPrefix = "gamehall.ticket."
+
+// TicketFrom returns the ticket of a request: "Authorization: Bearer T", or
+// a Sec-WebSocket-Protocol entry TicketProtocolPrefix+T.
 func TicketFrom(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
@@ -18,7 +24,22 @@ func TicketFrom(r *http.Request) string {
 		}
 		return ""
 	}
-	return r.URL.Query().Get("ticket")
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			if t, ok := strings.CutPrefix(strings.TrimSpace(p), TicketProtocolPrefix); ok {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+// missingTicket says where a ticket goes; one in the URL is named.
+func missingTicket(r *http.Request) string {
+	if r.URL.Query().Has("ticket") {
+		return "tickets are not accepted in URLs (they end up in logs and redirects): send 'Authorization: Bearer <ticket>', or on a WebSocket the subprotocol " + TicketProtocolPrefix + "<ticket>"
+	}
+	return "send the login ticket as 'Authorization: Bearer <ticket>' (on a WebSocket from a browser: the subprotocol " + TicketProtocolPrefix + "<ticket>)"
 }
 
 // Authenticate verifies the request's ticket for audience aud (or any of
@@ -29,7 +50,7 @@ func Authenticate(w http.ResponseWriter, r *http.Request, v ticket.Verifier, aud
 	tok := TicketFrom(r)
 	if tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gamehall"`)
-		WriteError(w, http.StatusUnauthorized, CodeTicketMissing, "send the login ticket as 'Authorization: Bearer <ticket>'")
+		WriteError(w, http.StatusUnauthorized, CodeTicketMissing, missingTicket(r))
 		return ticket.Claims{}, false
 	}
 	c, err := v.Verify(tok, aud)

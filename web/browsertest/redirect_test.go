@@ -43,8 +43,15 @@ func TestBrowserRedirect(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#account"), "bob"), chromedp.Click(chromedp.CSS("#login-button")))
 	waitJS(t, ctx, 20*time.Second, "the lobby shows the rooms", `document.querySelectorAll("#rooms .room").length === 4`)
 	hallNow := eval[string](t, ctx, `window.gamehall.S.session.hall`)
-	// (The origin and path only: the URL may carry the ticket.)
 	watchAt := eval[string](t, ctx, `(() => { const u = new URL(window.gamehall.S.watch.ws.url); return u.origin + u.pathname; })()`)
+	// The ticket travels in the subprotocol, never in the URL; the hall
+	// answers with the stream's subprotocol.
+	if u := eval[string](t, ctx, `window.gamehall.S.watch.ws.url`); strings.Contains(u, "ticket") {
+		t.Fatalf("the watch URL carries the ticket: %s", u)
+	}
+	if p := eval[string](t, ctx, `window.gamehall.S.watch.ws.protocol`); p != hall.WatchProtocol {
+		t.Fatalf("the watch stream's subprotocol is %q, want %q", p, hall.WatchProtocol)
+	}
 	if hallNow != peer || !strings.HasPrefix(watchAt, "ws"+strings.TrimPrefix(peer, "http")+"/") {
 		t.Fatalf("the lobby did not move to the peer %s: its hall is %s, its watch stream %s", peer, hallNow, watchAt)
 	}

@@ -1,6 +1,6 @@
 // Login and the hall's HTTP API. The ticket lives in sessionStorage (one
 // tab, gone with it) and travels as "Authorization: Bearer", except on the
-// watch WebSocket, where browsers cannot set headers: see watchURL.
+// watch WebSocket, where browsers cannot set headers: see watchProtocols.
 
 const KEY = "gamehall.session";
 
@@ -98,17 +98,22 @@ export async function get(s, path) {
   return resp.json();
 }
 
-// watchURL is the WebSocket URL of a page of a region's watch stream.
-// (When tickets leave URLs for a WebSocket subprotocol, this and
-// RegionWatch.connect are the places that change.)
+// watchURL is the WebSocket URL of a page of a region's watch stream. The
+// ticket is not in it (URLs end up in logs): see watchProtocols.
 export function watchURL(s, region, page, epoch, since) {
   const u = new URL(s.hall + "/v1/regions/" + encodeURIComponent(region) + "/watch");
   u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
-  u.searchParams.set("ticket", s.ticket);
   u.searchParams.set("page", String(page));
   if (epoch) {
     u.searchParams.set("epoch", epoch);
     u.searchParams.set("since", String(since));
   }
   return u.toString();
+}
+
+// watchProtocols are the WebSocket subprotocols a watch offers: the
+// stream's, which the hall answers with, and the ticket's, which is how a
+// browser (no headers on a WebSocket) sends it.
+export function watchProtocols(s) {
+  return ["gamehall.watch", "gamehall.ticket." + s.ticket];
 }

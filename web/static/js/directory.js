@@ -3,7 +3,7 @@
 // hall's watch stream": a snapshot, then deltas that each cover everything
 // since our version; "resume" after a reconnect that the hall can catch
 // up). Everything the lobby knows of the stream's format is in this file.
-import { get, watchURL } from "./api.js";
+import { get, watchProtocols, watchURL } from "./api.js";
 
 // How long a room that left the directory (its shard drains or stops) is
 // still shown, marked as closing.
@@ -45,7 +45,7 @@ export class RegionWatch {
 
   connect() {
     if (this.stopped) return;
-    const ws = new WebSocket(watchURL(this.s, this.region, this.page, this.epoch, this.version));
+    const ws = new WebSocket(watchURL(this.s, this.region, this.page, this.epoch, this.version), watchProtocols(this.s));
     this.ws = ws;
     let opened = false;
     ws.onopen = () => { opened = true; this.retry = 500; };
