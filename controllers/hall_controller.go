@@ -30,12 +30,16 @@ import (
 	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
 )
 
-// Hall server port and mounts (the `gamehall hall` flags below use them). One
-// port serves login, the hall, health and metrics.
+// Hall server ports and mounts (the `gamehall hall` flags below use them).
+// The client port serves login, the hall and health; the internal port
+// /metrics and /debug/pprof, for Prometheus and operators, and is not in the
+// Hall's Service.
 const (
-	HallClientPortName = "client"
-	HallClientPort     = 8080
-	HallSigningKeysDir = "/etc/gamehall/signing-keys"
+	HallClientPortName   = "client"
+	HallClientPort       = 8080
+	HallInternalPortName = "internal"
+	HallInternalPort     = 8081
+	HallSigningKeysDir   = "/etc/gamehall/signing-keys"
 	// VerificationKeysDir is where halls and shards find the public keys.
 	VerificationKeysDir = "/etc/gamehall/verification-keys"
 	HallAccountsDir     = "/etc/gamehall/accounts"
@@ -317,6 +321,7 @@ func HallArgs(hall *gamehallv1.Hall, sel labels.Selector, address string, region
 	}
 	args := []string{"hall",
 		"--listen=:" + strconv.Itoa(HallClientPort),
+		"--internal-listen=:" + strconv.Itoa(HallInternalPort),
 		"--namespace=" + hall.Namespace,
 		// Kubernetes expands $(VAR) from the container's env.
 		"--name=$(POD_NAME)",
@@ -400,6 +405,7 @@ func (r *HallReconciler) deployment(hall *gamehallv1.Hall, name string, sel labe
 						Env:   env,
 						Ports: []corev1.ContainerPort{
 							{Name: HallClientPortName, ContainerPort: HallClientPort, Protocol: corev1.ProtocolTCP},
+							{Name: HallInternalPortName, ContainerPort: HallInternalPort, Protocol: corev1.ProtocolTCP},
 						},
 						LivenessProbe:   probe("/healthz", 10),
 						ReadinessProbe:  probe("/readyz", 5),

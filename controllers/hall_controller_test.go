@@ -70,7 +70,7 @@ func TestHallChildrenAndStatus(t *testing.T) {
 	g.Expect(pod.SecurityContext.SeccompProfile.Type).To(Equal(corev1.SeccompProfileTypeRuntimeDefault))
 	c := pod.Containers[0]
 	inCluster := "http://" + name + "." + ns + ".svc:9000"
-	g.Expect(c.Args).To(Equal([]string{"hall", "--listen=:8080", "--namespace=" + ns, "--name=$(POD_NAME)",
+	g.Expect(c.Args).To(Equal([]string{"hall", "--listen=:8080", "--internal-listen=:8081", "--namespace=" + ns, "--name=$(POD_NAME)",
 		"--region-selector=gamehall.dev/game=doudizhu", "--max-clients=500", "--signing-keys=/etc/gamehall/signing-keys",
 		"--verification-keys=/etc/gamehall/verification-keys",
 		"--guest", "--ticket-ttl=1h0m0s", "--redis=redis:6379", "--advertise-url=" + inCluster}))
@@ -91,6 +91,9 @@ func TestHallChildrenAndStatus(t *testing.T) {
 	g.Expect(env.Client.Get(ctx, key, &svc)).To(Succeed())
 	g.Expect(svc.Spec.Ports[0].Port).To(Equal(int32(9000)))
 	g.Expect(svc.Spec.Ports[0].TargetPort.StrVal).To(Equal(HallClientPortName))
+	// Metrics and profiles: a container port of their own, not in the Service.
+	g.Expect(c.Ports).To(ContainElement(corev1.ContainerPort{Name: HallInternalPortName, ContainerPort: HallInternalPort, Protocol: corev1.ProtocolTCP}))
+	g.Expect(svc.Spec.Ports).To(HaveLen(1), "the internal port is not in the Service")
 
 	// The key arrives, the Deployment becomes available (we play its
 	// controller), a listed Region reports players.

@@ -49,8 +49,8 @@ type OpsView struct {
 	Sessions int64       `json:"sessions"` // live login sessions (presence), -1 unknown
 	Players  int         `json:"players"`
 	Regions  []OpsRegion `json:"regions"`
-	Events   []OpsEvent  `json:"events"` // after ?since=SEQ, oldest first
-	Metrics  string      `json:"metrics"`
+	Events   []OpsEvent  `json:"events"`            // after ?since=SEQ, oldest first
+	Metrics  string      `json:"metrics,omitempty"` // the hall's /metrics (internal port), if known
 }
 
 // OpsRegion is one region in the view.
@@ -159,7 +159,7 @@ func (h *Server) handleOps(w http.ResponseWriter, r *http.Request) {
 func (h *Server) OpsView(ctx context.Context, since uint64) OpsView {
 	events, shards := h.ops.since(since)
 	v := OpsView{Time: time.Now(), Hall: h.cfg.Name, Watchers: h.clients.Load(), Sessions: h.ops.sessions.Load(),
-		Events: events, Metrics: "/metrics"}
+		Events: events, Metrics: h.cfg.MetricsURL}
 	if v.Events == nil {
 		v.Events = []OpsEvent{}
 	}

@@ -60,6 +60,9 @@ type Config struct {
 	// idle connections alive through proxies and finds dead clients; what
 	// the client sent (pongs, close) is read then.
 	PingInterval time.Duration
+	// MetricsURL is where this replica's /metrics is served (its internal
+	// port), linked from the ops view; "" links none.
+	MetricsURL string
 	// MaxWatchersPerAccount: watch streams one account may hold open on
 	// this replica (8: a few tabs); past it 429 TOO_MANY_WATCHERS, so one
 	// ticket cannot take the replica's whole client limit.

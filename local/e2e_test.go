@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -293,5 +294,40 @@ func TestStartRunsMinimumShards(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Metrics and profiles are on the internal address, not the players'.
+func TestMetricsOnTheInternalAddress(t *testing.T) {
+	l, err := local.New(local.Config{Regions: loadRegions(t, smallRegion), Listen: "127.0.0.1:0", Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	status := func(url string) int {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, path := range []string{"/metrics", "/debug/pprof/"} {
+		if s := status(l.HallURL() + path); s != http.StatusNotFound {
+			t.Errorf("players' address %s: %d, want 404", path, s)
+		}
+		if s := status(l.InternalURL() + path); s != http.StatusOK {
+			t.Errorf("internal address %s: %d", path, s)
+		}
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -23,7 +22,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	v1 "github.com/gamehall/gamehall/api/v1alpha1"
 	"github.com/gamehall/gamehall/gameserver"
@@ -41,6 +39,9 @@ type Config struct {
 	Regions []v1.Region
 	// Listen is the address of login and the hall (127.0.0.1:8080).
 	Listen string
+	// InternalListen is the address of /metrics and /debug/pprof
+	// (127.0.0.1:0: a free port, see InternalURL).
+	InternalListen string
 	// ShardHost is the interface shards listen on and the address the hall
 	// hands to clients (127.0.0.1).
 	ShardHost string
@@ -89,6 +90,8 @@ type Local struct {
 	httpSrv *http.Server
 	ln      net.Listener
 	hallURL string
+	intSrv  *http.Server // metrics and profiles
+	intLn   net.Listener
 	stopNow chan struct{}
 	stopped sync.Once
 
@@ -125,6 +128,9 @@ type shard struct {
 func New(cfg Config) (*Local, error) {
 	if len(cfg.Regions) == 0 {
 		return nil, errors.New("local: no Regions")
+	}
+	if cfg.InternalListen == "" {
+		cfg.InternalListen = "127.0.0.1:0"
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:8080"
@@ -219,6 +225,10 @@ func (l *Local) Start(ctx context.Context) error {
 	}
 	l.ln = ln
 	l.hallURL = "http://" + ln.Addr().String()
+	if l.intLn, err = net.Listen("tcp", l.cfg.InternalListen); err != nil {
+		ln.Close()
+		return fmt.Errorf("internal address %s: %w (use --internal-listen to pick another)", l.cfg.InternalListen, unwrapSyscall(err))
+	}
 	if l.store == nil {
 		l.store, l.ownPres = presence.NewMemory(), true
 	}
@@ -240,7 +250,7 @@ func (l *Local) Start(ctx context.Context) error {
 		l.closeEarly()
 		return err
 	}
-	hcfg := hall.Config{Name: "local", AdvertiseURL: l.hallURL}
+	hcfg := hall.Config{Name: "local", AdvertiseURL: l.hallURL, MetricsURL: l.InternalURL() + "/metrics"}
 	if l.cfg.Hall != nil {
 		l.cfg.Hall(&hcfg)
 	}
@@ -260,16 +270,13 @@ func (l *Local) Start(ctx context.Context) error {
 	ls.Register(mux)
 	hs.Register(mux)
 	ps.Register(mux)
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	// Local mode is a development tool: profiles help find where a load test
-	// spends its time.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		login.WriteError(w, http.StatusNotFound, login.CodeNotFound, "no such endpoint: "+r.URL.Path)
 	})
 	l.httpSrv = httpserver.New(mux)
+	// Profiles help find where a load test spends its time; with the
+	// metrics they are on the internal address, as on Kubernetes.
+	l.intSrv = httpserver.NewInternal(reg)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, r := range l.regions {
@@ -285,6 +292,7 @@ func (l *Local) Start(ctx context.Context) error {
 
 func (l *Local) closeEarly() {
 	l.ln.Close()
+	l.intLn.Close()
 	if l.ownPres {
 		l.store.Close()
 	}
@@ -305,6 +313,9 @@ func unwrapSyscall(err error) error {
 
 // HallURL is where clients log in and find the directory.
 func (l *Local) HallURL() string { return l.hallURL }
+
+// InternalURL is the base URL of /metrics and /debug/pprof (after Start).
+func (l *Local) InternalURL() string { return "http://" + l.intLn.Addr().String() }
 
 // OpsURL is the operator's live view with a service ticket (valid 24 h) in
 // the link's fragment, which the page keeps and no server sees.
@@ -344,6 +355,7 @@ func (l *Local) Run(ctx context.Context) error {
 	if l.cfg.KeyDir != "" {
 		bg.Go(func() { l.reloadKeys(hallCtx) })
 	}
+	bg.Go(func() { _ = l.intSrv.Serve(l.intLn) })
 	l.log.Info("local mode serving", "hall", l.hallURL, "regions", len(l.regions))
 
 	tick := time.NewTicker(l.cfg.ScaleEvery)
@@ -405,6 +417,7 @@ wait:
 	_ = l.httpSrv.Shutdown(sctx)
 	cancelBase()
 	stopHall()
+	l.intSrv.Close()
 	bg.Wait()
 	l.httpSrv.Close()
 	if l.ownPres {

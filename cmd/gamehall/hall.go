@@ -17,7 +17,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -41,7 +40,8 @@ const reloadEvery = 30 * time.Second
 
 func runHall(args []string) int {
 	fs := pflag.NewFlagSet("hall", pflag.ContinueOnError)
-	listen := fs.String("listen", ":8080", "address for login, hall, health and metrics")
+	listen := fs.String("listen", ":8080", "address for login, the hall and health (the players' port)")
+	internalListen := fs.String("internal-listen", ":8081", "address of /metrics and /debug/pprof, for Prometheus and operators: keep it off the players' Service (\"\": off)")
 	keyDir := fs.String("signing-keys", "", "directory of the ticket signing keys (a mounted Secret: <key id>.pem Ed25519 private keys and the file 'active' naming the one that signs; see 'gamehall keys')")
 	verifyDir := fs.String("verification-keys", "", "directory of the ticket verification keys (a mounted Secret: <key id>.pem Ed25519 public keys, the set shards hold too)")
 	keyReload := fs.Duration("key-reload", ticket.DefaultReload, "how often both key directories are re-read: a key removed from the verification Secret is refused within the kubelet's Secret sync plus this")
@@ -131,7 +131,11 @@ func runHall(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	hs, err := hall.New(hall.Config{Name: *name, AdvertiseURL: *advertise, MaxClients: *maxClients, PageSize: *pageSize, MaxWatchMessages: *watchMsgs},
+	metricsURL := ""
+	if host, _, err := net.SplitHostPort(*internalListen); err == nil && host != "" {
+		metricsURL = "http://" + *internalListen + "/metrics"
+	}
+	hs, err := hall.New(hall.Config{Name: *name, AdvertiseURL: *advertise, MaxClients: *maxClients, PageSize: *pageSize, MaxWatchMessages: *watchMsgs, MetricsURL: metricsURL},
 		hall.Deps{Keys: keys, Presence: pres, Source: src, Dial: hall.DialShard, Log: log.WithName("hall"), Metrics: reg})
 	if err != nil {
 		return fail("%v", err)
@@ -147,7 +151,7 @@ func runHall(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	mux := NewHallMux(ls, hs, ps, reg)
+	mux := NewHallMux(ls, hs, ps)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -160,6 +164,15 @@ func runHall(args []string) int {
 	}
 	srv := httpserver.New(mux)
 	go srv.Serve(ln)
+	if *internalListen != "" {
+		iln, err := net.Listen("tcp", *internalListen)
+		if err != nil {
+			return fail("--internal-listen: %v", err)
+		}
+		isrv := httpserver.NewInternal(reg)
+		go isrv.Serve(iln)
+		defer isrv.Close()
+	}
 	log.Info("hall serving", "listen", ln.Addr().String(), "name", *name, "namespace", *namespace, "guest", *guest)
 	hs.Run(ctx)
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -168,14 +181,14 @@ func runHall(args []string) int {
 	return 0
 }
 
-// NewHallMux mounts login, the hall, the players' data, /metrics and a
-// JSON 404 on one mux; local mode serves the same.
-func NewHallMux(ls *login.Server, hs *hall.Server, ps *profiles.Server, reg *prometheus.Registry) *http.ServeMux {
+// NewHallMux mounts login, the hall, the players' data and a JSON 404 on
+// one mux (metrics and profiles are on the internal port); local mode
+// serves the same.
+func NewHallMux(ls *login.Server, hs *hall.Server, ps *profiles.Server) *http.ServeMux {
 	mux := http.NewServeMux()
 	ls.Register(mux)
 	hs.Register(mux)
 	ps.Register(mux)
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		login.WriteError(w, http.StatusNotFound, login.CodeNotFound, "no such endpoint: "+r.URL.Path)
 	})

@@ -61,6 +61,7 @@ func runLocal(args []string) int {
 	fs.Usage = func() { fmt.Fprint(os.Stderr, localHelp+fs.FlagUsages()) }
 	files := fs.StringArrayP("filename", "f", []string{"config/samples"}, "Region YAML file or directory (repeatable; multi-document files are fine)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address of login and the hall")
+	internalListen := fs.String("internal-listen", "127.0.0.1:8081", "address of /metrics and /debug/pprof")
 	shardHost := fs.String("shard-host", "127.0.0.1", "interface the shards listen on, and the address clients are sent to")
 	redisAddr := fs.String("redis", "", "Redis host:port for presence (default: in memory)")
 	redisPrefix := fs.String("redis-prefix", "gamehall:", "prefix of every presence key in Redis")
@@ -135,7 +136,7 @@ func runLocal(args []string) int {
 		defer r.Close()
 		store = r
 	}
-	l, err := local.New(local.Config{Regions: regions, Listen: *listen, ShardHost: *shardHost, Presence: store,
+	l, err := local.New(local.Config{Regions: regions, Listen: *listen, InternalListen: *internalListen, ShardHost: *shardHost, Presence: store,
 		ScaleEvery: *scaleEvery, ShutdownGrace: *grace, DataDir: *dataDir, AccountsDatabase: accountsDB, Log: log,
 		KeyDir: *keyDir, KeyReload: *keyReload})
 	if err != nil {
@@ -160,7 +161,7 @@ func runLocal(args []string) int {
 	fmt.Fprintf(out, "  players:   gamehall bot --hall %s --players 2000\n", l.HallURL())
 	fmt.Fprintf(out, "  directory: curl -s -X POST %s/v1/login -d '{\"account\":\"me\"}'  (then GET /v1/regions with the ticket)\n", l.HallURL())
 	fmt.Fprintf(out, "  players:   %s/v1/me, %s/v1/regions/%s/leaderboard (with the ticket)\n", l.HallURL(), l.HallURL(), regions[0].Name)
-	fmt.Fprintf(out, "  metrics:   %s/metrics\nCtrl-C drains and stops.\n\n", l.HallURL())
+	fmt.Fprintf(out, "  metrics:   %s/metrics (profiles: %s/debug/pprof/)\nCtrl-C drains and stops.\n\n", l.InternalURL(), l.InternalURL())
 
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)

@@ -78,7 +78,7 @@ function render(v) {
       h("time", new Date(e.time).toLocaleTimeString()), h("b", e.kind), " ", e.message))
     : h("p.note", "No scaling since this hall started."));
   replace($("#ops-links"),
-    h("a", { href: v.metrics, target: "_blank" }, `hall ${v.hall}: ${v.metrics}`),
+    v.metrics ? [h("a", { href: v.metrics, target: "_blank" }, `hall ${v.hall}: ${v.metrics}`)] : [],
     v.regions.flatMap((r) => r.shards.filter((s) => s.metrics).map((s) =>
       h("a", { href: s.metrics, target: "_blank" }, `${s.name}: ${s.metrics}`))));
   window.gamehall.ready = true;
