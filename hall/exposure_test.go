@@ -98,6 +98,18 @@ func TestTicketsNotInURLs(t *testing.T) {
 			t.Fatalf("%s: %d %+v", path, resp.StatusCode, body.Error)
 		}
 	}
+	// Behind a proxy that keeps Authorization (the Kubernetes API server's
+	// service proxy): the ticket header.
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/v1/regions", nil)
+	req.Header.Set(login.TicketHeader, tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("ticket in %s: %d", login.TicketHeader, resp.StatusCode)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	var c *websocket.Conn

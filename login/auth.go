@@ -15,14 +15,22 @@ import (
 // copy.
 const TicketProtocolPrefix = "gamehall.ticket."
 
-// TicketFrom returns the ticket of a request: "Authorization: Bearer T", or
-// a Sec-WebSocket-Protocol entry TicketProtocolPrefix+T.
+// TicketHeader carries the ticket for clients behind a proxy that consumes
+// Authorization itself (the Kubernetes API server's service proxy, which
+// kubectl-gamehall goes through).
+const TicketHeader = "X-Gamehall-Ticket"
+
+// TicketFrom returns the ticket of a request: "Authorization: Bearer T",
+// TicketHeader, or a Sec-WebSocket-Protocol entry TicketProtocolPrefix+T.
 func TicketFrom(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
 			return strings.TrimSpace(t)
 		}
 		return ""
+	}
+	if t := r.Header.Get(TicketHeader); t != "" {
+		return strings.TrimSpace(t)
 	}
 	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
 		for p := range strings.SplitSeq(v, ",") {

@@ -19,6 +19,7 @@ import (
 
 	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
 	"github.com/gamehall/gamehall/controllers"
+	"github.com/gamehall/gamehall/login"
 	"github.com/gamehall/gamehall/ticket"
 )
 
@@ -125,10 +126,14 @@ func (c *cluster) serviceTicket(ctx context.Context, hall *gamehallv1.Hall) (str
 }
 
 // hallGet GETs path from one of the Hall's replicas through the API
-// server's service proxy.
-func (c *cluster) hallGet(ctx context.Context, hall *gamehallv1.Hall, path string, params map[string]string) ([]byte, error) {
+// server's service proxy, with the ticket tok in login.TicketHeader: the
+// proxy keeps Authorization for itself, and a ticket in the URL would be
+// in the API server's logs.
+func (c *cluster) hallGet(ctx context.Context, hall *gamehallv1.Hall, path, tok string) ([]byte, error) {
 	svc := controllers.HallChildName(hall.Name)
-	body, err := c.kube.CoreV1().Services(hall.Namespace).ProxyGet("http", svc, controllers.HallClientPortName, path, params).DoRaw(ctx)
+	body, err := c.kube.CoreV1().RESTClient().Get().Namespace(hall.Namespace).Resource("services").
+		Name("http:"+svc+":"+controllers.HallClientPortName).SubResource("proxy").Suffix(path).
+		SetHeader(login.TicketHeader, tok).DoRaw(ctx)
 	if err == nil {
 		return body, nil
 	}

@@ -37,7 +37,7 @@ func rooms(ctx context.Context, c *cluster, region string, o options, w io.Write
 	if err != nil {
 		return err
 	}
-	body, err := c.hallGet(ctx, hall, "/v1/regions/"+region+"/rooms", map[string]string{"ticket": tok})
+	body, err := c.hallGet(ctx, hall, "/v1/regions/"+region+"/rooms", tok)
 	if err != nil {
 		return err
 	}
