@@ -4,9 +4,11 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"syscall"
 	"time"
@@ -85,6 +87,9 @@ type Options struct {
 	// JSON makes DialWebSocket speak protocol.JSONSubprotocol, as the
 	// browser lobby does, instead of binary frames.
 	JSON bool
+	// TLS, if set, makes Dial speak TLS to the shard, and is DialWebSocket's
+	// client configuration for wss:// URLs (nil: the system's roots).
+	TLS *tls.Config
 }
 
 type transport interface {
@@ -114,8 +119,15 @@ type Conn struct {
 
 // Dial connects over TCP to addr ("host:port") and authenticates with ticket.
 func Dial(ctx context.Context, addr, ticket string, opts ...Options) (*Conn, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	var nc net.Conn
+	var err error
+	if o := options(opts); o.TLS != nil {
+		d := tls.Dialer{Config: o.TLS}
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +140,9 @@ func DialWebSocket(ctx context.Context, url, ticket string, opts ...Options) (*C
 	var dopts websocket.DialOptions
 	if o.JSON {
 		dopts.Subprotocols = []string{protocol.JSONSubprotocol}
+	}
+	if o.TLS != nil {
+		dopts.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: o.TLS}}
 	}
 	wc, _, err := websocket.Dial(ctx, url, &dopts)
 	if err != nil {

@@ -2,6 +2,7 @@ package gameserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -27,6 +28,9 @@ type Config struct {
 
 	Addr         string // players' port (TCP and WebSocket), e.g. ":7000"; port 0 picks one
 	InternalAddr string // occupancy, health, metrics, drain; e.g. ":7001"
+	// TLS, if set, is spoken on the players' port: framed TCP and
+	// WebSocket (wss) alike; nil: plain (TLS terminated in front, or none).
+	TLS *tls.Config
 
 	TurnTimeout    time.Duration // auto-play when a player does not move
 	AutoPlayDelay  time.Duration // how long a disconnected seat "thinks"

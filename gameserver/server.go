@@ -7,6 +7,7 @@ package gameserver
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -133,6 +134,10 @@ func (s *Server) Listen() error {
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("gameserver: internal port %s: %w", s.cfg.InternalAddr, err)
+	}
+	if s.cfg.TLS != nil {
+		// The handshake runs on the first read, inside the Hello bound.
+		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	s.ln, s.iln = ln, iln
 	s.listening.Store(true)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
 	"github.com/gamehall/gamehall/gameserver"
 	"github.com/gamehall/gamehall/gameserver/agonessdk"
+	"github.com/gamehall/gamehall/internal/tlsfiles"
 	"github.com/gamehall/gamehall/presence"
 	"github.com/gamehall/gamehall/store"
 	"github.com/gamehall/gamehall/ticket"
@@ -53,6 +55,8 @@ func runGameServer(args []string) int {
 	capacity := fs.Int("room-capacity", envInt("GAMEHALL_ROOM_CAPACITY", 400), "players per room (env GAMEHALL_ROOM_CAPACITY)")
 	tables := fs.Int("tables-per-room", envInt("GAMEHALL_TABLES_PER_ROOM", 100), "tables per room (env GAMEHALL_TABLES_PER_ROOM)")
 	port := fs.Int("port", envInt("GAMEHALL_PORT", 7000), "players' TCP and WebSocket (/ws) port; 0 picks one (env GAMEHALL_PORT)")
+	tlsCert := fs.String("tls-cert", envStr("GAMEHALL_TLS_CERT", ""), "certificate (PEM) for TLS on the players' port, TCP and WebSocket alike, reloaded when it changes (a mounted Secret's tls.crt; env GAMEHALL_TLS_CERT); unset: plain, e.g. behind a TLS-terminating load balancer")
+	tlsKey := fs.String("tls-key", envStr("GAMEHALL_TLS_KEY", ""), "its private key (PEM; env GAMEHALL_TLS_KEY)")
 	iport := fs.Int("internal-port", envInt("GAMEHALL_INTERNAL_PORT", 7001), "internal port: /healthz /readyz /metrics /v1/occupancy /v1/drain; 0 picks one (env GAMEHALL_INTERNAL_PORT)")
 	keyDir := fs.String("verification-keys", envStr("GAMEHALL_VERIFICATION_KEYS", ""), "directory of the ticket verification keys, <key id>.pem Ed25519 public keys (env GAMEHALL_VERIFICATION_KEYS; required). A shard holds no private key")
 	keyReload := fs.Duration("key-reload", ticket.DefaultReload, "how often the verification keys are re-read: a removed key is refused within the kubelet's Secret sync plus this")
@@ -129,11 +133,17 @@ func runGameServer(args []string) int {
 		sdk = agonesSDK{Client: c, log: log}
 		log.Info("agones SDK on", "port", p)
 	}
+	var tlsCfg *tls.Config
+	if *tlsCert != "" || *tlsKey != "" {
+		if tlsCfg, err = tlsfiles.Config(*tlsCert, *tlsKey); err != nil {
+			return fail("--tls-cert/--tls-key: %v", err)
+		}
+	}
 	srv, err := gameserver.New(gameserver.Config{
 		Shard: *shard, Region: *region, Game: *game, FirstRoom: *firstRoom, Rooms: *rooms, RoomCapacity: *capacity,
 		TablesPerRoom: *tables, Addr: ":" + strconv.Itoa(*port), InternalAddr: ":" + strconv.Itoa(*iport),
 		TurnTimeout: *turn, ReconnectGrace: *grace, DrainTimeout: *drainTimeout, ReportInterval: *report, RoomTick: *roomTick,
-		SettleWait: *settleWait, SettleBacklog: *settleBacklog,
+		SettleWait: *settleWait, SettleBacklog: *settleBacklog, TLS: tlsCfg,
 	}, gameserver.Deps{Verifier: keys, Presence: pres, SDK: sdk, Store: settler, Logger: log})
 	if err != nil {
 		return fail("%v", err)
