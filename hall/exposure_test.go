@@ -2,16 +2,21 @@ package hall_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/gamehall/gamehall/gameserver"
 	"github.com/gamehall/gamehall/hall"
 	"github.com/gamehall/gamehall/internal/httpserver"
+	"github.com/gamehall/gamehall/internal/tlsfiles"
+	"github.com/gamehall/gamehall/internal/tlsfiles/tlstest"
 	"github.com/gamehall/gamehall/login"
 	"github.com/gamehall/gamehall/presence"
 )
@@ -63,7 +68,8 @@ func TestWatchOutlivesServerTimeouts(t *testing.T) {
 	keys := newKeys(t)
 	pres := presence.NewMemory()
 	defer pres.Close()
-	short := func(s *http.Server) {
+	short := func(ts *httptest.Server) {
+		s := ts.Config
 		*s = *httpserver.New(s.Handler)
 		s.ReadTimeout, s.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
 	}
@@ -153,4 +159,56 @@ func TestRedirectLocationCarriesNoTicket(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// With a certificate the hall serves HTTPS and wss on one port: the watch
+// stream over TLS gets its snapshot, deltas as rooms change, pings
+// answered, and the close frame when the hall stops.
+func TestHallOverTLS(t *testing.T) {
+	keys := newKeys(t)
+	pres := presence.NewMemory()
+	defer pres.Close()
+	pair := tlstest.Write(t, t.TempDir())
+	cfg, err := tlsfiles.Config(pair.CertFile, pair.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startHallServer(t, hall.Config{PingInterval: 100 * time.Millisecond}, keys, pres, nil, func(ts *httptest.Server) {
+		ts.Listener = tls.NewListener(ts.Listener, cfg)
+	})
+	base := "https" + strings.TrimPrefix(e.url, "http")
+	sh := startShard(t, gameserver.Config{Shard: "ddz-1-0", Rooms: 2, RoomCapacity: 10, TablesPerRoom: 2}, keys, pres)
+	e.source.Set(ddz, []hall.ShardInfo{sh.info("ddz-1")})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: pair.ClientConfig()}}
+	tok := e.player("tls")
+	eventually(t, "GET /v1/regions over HTTPS", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, base+"/v1/regions", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(base, "https")+"/v1/regions/ddz-1/watch", &websocket.DialOptions{
+		HTTPClient: client, Subprotocols: []string{hall.WatchProtocol, login.TicketProtocolPrefix + tok}})
+	if err != nil {
+		t.Fatalf("wss watch: %v", err)
+	}
+	defer c.CloseNow()
+	w := &watcher{t: t, c: c, msgs: make(chan hall.WatchMessage, 1024), errc: make(chan error, 1), view: map[int]hall.Room{}}
+	go w.read()
+	w.until("the shard's rooms", func(v map[int]hall.Room) bool { return len(v) == 2 })
+	seat(t, e, sh, "sitter", 1)
+	w.until("a player in room 1 (a delta over TLS)", func(v map[int]hall.Room) bool { return v[1].Players == 1 })
+	if err := c.Ping(ctx); err != nil { // read by the hall's ping pass
+		t.Fatalf("ping over TLS: %v", err)
+	}
+	e.stop()
+	if err := w.closed(); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("hall stopped: %v", err)
+	}
 }

@@ -112,10 +112,21 @@ func (s *watchSet) drop(w *watcher, frame []byte) {
 		return
 	}
 	s.h.accounts.give(w.account)
-	if frame != nil {
+	switch {
+	case w.conn.tls != nil && frame != nil:
+		// No write that never waits on TLS: the close frame gets the
+		// write timeout on a goroutine of its own.
+		go func() {
+			w.conn.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteTimeout))
+			w.conn.Write(frame)
+			w.conn.Close()
+		}()
+	case frame != nil:
 		w.conn.tryWrite(frame)
+		w.conn.Close()
+	default:
+		w.conn.Close()
 	}
-	w.conn.Close()
 	s.mu.Lock()
 	last := len(s.list) - 1
 	s.list[w.idx] = s.list[last]
@@ -257,7 +268,9 @@ func (s *watchSet) write(w *watcher, dl delta, now time.Time) bool {
 		return false
 	}
 	if n < len(dl.frame) {
-		s.h.m.watchStalls.Inc()
+		if w.conn.tls == nil { // TLS watchers are all written by finish
+			s.h.m.watchStalls.Inc()
+		}
 		go s.finish(w, dl.frame[n:], true, dl.oldest, dl.version)
 		return false
 	}
@@ -337,7 +350,9 @@ func (s *watchSet) ping(w *watcher, buf []byte) bool {
 		s.drop(w, nil)
 		return false
 	case n < len(out):
-		s.h.m.watchStalls.Inc()
+		if w.conn.tls == nil {
+			s.h.m.watchStalls.Inc()
+		}
 		go s.finish(w, out[n:], false, 0, w.version.Load())
 		return false
 	}

@@ -132,8 +132,9 @@ func startHall(t *testing.T, cfg hall.Config, keys *ticket.Keyring, pres presenc
 	return startHallServer(t, cfg, keys, pres, source, nil)
 }
 
-// startHallServer is startHall with adjust applied to the HTTP server.
-func startHallServer(t *testing.T, cfg hall.Config, keys *ticket.Keyring, pres presence.Store, source *hall.StaticSource, adjust func(*http.Server)) *hallEnv {
+// startHallServer is startHall with adjust applied to the test server
+// before it starts (its http.Server, its listener).
+func startHallServer(t *testing.T, cfg hall.Config, keys *ticket.Keyring, pres presence.Store, source *hall.StaticSource, adjust func(*httptest.Server)) *hallEnv {
 	t.Helper()
 	if source == nil {
 		source = hall.NewStaticSource()
@@ -150,7 +151,7 @@ func startHallServer(t *testing.T, cfg hall.Config, keys *ticket.Keyring, pres p
 	}
 	h.Register(mux)
 	if adjust != nil {
-		adjust(srv.Config)
+		adjust(srv)
 	}
 	srv.Start()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -267,25 +268,28 @@ func (e *hallEnv) watchAs(region, query, tok string) *watcher {
 	}
 	c.SetReadLimit(64 << 20)
 	w := &watcher{t: e.t, c: c, msgs: make(chan hall.WatchMessage, 1024), errc: make(chan error, 1), view: map[int]hall.Room{}}
-	go func() {
-		for {
-			_, b, err := c.Read(context.Background())
-			if err != nil {
-				w.errc <- err
-				close(w.msgs)
-				return
-			}
-			var m hall.WatchMessage
-			if err := json.Unmarshal(b, &m); err != nil {
-				w.errc <- err
-				close(w.msgs)
-				return
-			}
-			w.msgs <- m
-		}
-	}()
+	go w.read()
 	e.t.Cleanup(func() { c.CloseNow() })
 	return w
+}
+
+// read feeds w.msgs until the stream ends (then w.errc says why).
+func (w *watcher) read() {
+	for {
+		_, b, err := w.c.Read(context.Background())
+		if err != nil {
+			w.errc <- err
+			close(w.msgs)
+			return
+		}
+		var m hall.WatchMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			w.errc <- err
+			close(w.msgs)
+			return
+		}
+		w.msgs <- m
+	}
 }
 
 // apply folds one message into the view, checking version order.

@@ -2,13 +2,16 @@ package hall
 
 import (
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"unicode/utf8"
 )
@@ -171,10 +174,25 @@ func parseClientFrames(b []byte) (frames []clientFrame, rest []byte, err error) 
 // that never wait.
 type rawConn struct {
 	net.Conn
-	rc syscall.RawConn
+	rc  syscall.RawConn // nil: a TLS connection, see tlsIn
+	tls *tlsIn
+}
+
+// tlsIn is what a TLS watcher sent, read on a goroutine of its own: a TLS
+// connection has no socket to read without waiting. Its writes all go
+// through watchSet.finish (blocking, with the write timeout).
+type tlsIn struct {
+	mu  sync.Mutex
+	buf []byte
+	err error
 }
 
 func newRawConn(c net.Conn) (*rawConn, error) {
+	if tc, ok := c.(*tls.Conn); ok {
+		r := &rawConn{Conn: tc, tls: &tlsIn{}}
+		go r.readTLS()
+		return r, nil
+	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return nil, fmt.Errorf("hijacked connection %T has no file descriptor", c)
@@ -186,9 +204,37 @@ func newRawConn(c net.Conn) (*rawConn, error) {
 	return &rawConn{Conn: c, rc: rc}, nil
 }
 
+// readTLS fills c.tls until the connection fails; a client that sends
+// more than a watcher ever reads is cut off.
+func (c *rawConn) readTLS() {
+	var b [512]byte
+	for {
+		n, err := c.Conn.Read(b[:])
+		c.tls.mu.Lock()
+		c.tls.buf = append(c.tls.buf, b[:n]...)
+		if err == nil && len(c.tls.buf) > maxClientBytes {
+			err = errors.New("too much unread data")
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errClosedByPeer
+			}
+			c.tls.err = err
+		}
+		c.tls.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
 // tryWrite writes what the socket takes now and returns how much it took;
-// it never waits (a full send buffer gives n < len(b) and no error).
+// it never waits (a full send buffer gives n < len(b) and no error). A TLS
+// connection takes nothing here: watchSet.finish writes it.
 func (c *rawConn) tryWrite(b []byte) (n int, err error) {
+	if c.tls != nil {
+		return 0, nil
+	}
 	werr := c.rc.Write(func(fd uintptr) bool {
 		for n < len(b) {
 			m, e := syscall.Write(int(fd), b[n:])
@@ -214,6 +260,16 @@ func (c *rawConn) tryWrite(b []byte) (n int, err error) {
 // tryRead reads what has arrived, without waiting; io.EOF-like closes come
 // back as errClosedByPeer.
 func (c *rawConn) tryRead(b []byte) (n int, err error) {
+	if c.tls != nil {
+		c.tls.mu.Lock()
+		defer c.tls.mu.Unlock()
+		n = copy(b, c.tls.buf)
+		c.tls.buf = c.tls.buf[n:]
+		if n == 0 {
+			err = c.tls.err
+		}
+		return n, err
+	}
 	rerr := c.rc.Read(func(fd uintptr) bool {
 		for {
 			m, e := syscall.Read(int(fd), b)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/gamehall/gamehall/hall"
 	"github.com/gamehall/gamehall/hall/kubesource"
 	"github.com/gamehall/gamehall/internal/httpserver"
+	"github.com/gamehall/gamehall/internal/tlsfiles"
 	"github.com/gamehall/gamehall/login"
 	"github.com/gamehall/gamehall/presence"
 	"github.com/gamehall/gamehall/profiles"
@@ -41,6 +43,8 @@ const reloadEvery = 30 * time.Second
 func runHall(args []string) int {
 	fs := pflag.NewFlagSet("hall", pflag.ContinueOnError)
 	listen := fs.String("listen", ":8080", "address for login, the hall and health (the players' port)")
+	tlsCert := fs.String("tls-cert", "", "certificate (PEM) for HTTPS and wss on --listen, reloaded when it changes (a mounted Secret's tls.crt); unset: plain HTTP, e.g. behind a TLS-terminating ingress")
+	tlsKey := fs.String("tls-key", "", "its private key (PEM)")
 	internalListen := fs.String("internal-listen", ":8081", "address of /metrics and /debug/pprof, for Prometheus and operators: keep it off the players' Service (\"\": off)")
 	keyDir := fs.String("signing-keys", "", "directory of the ticket signing keys (a mounted Secret: <key id>.pem Ed25519 private keys and the file 'active' naming the one that signs; see 'gamehall keys')")
 	verifyDir := fs.String("verification-keys", "", "directory of the ticket verification keys (a mounted Secret: <key id>.pem Ed25519 public keys, the set shards hold too)")
@@ -161,6 +165,14 @@ func runHall(args []string) int {
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fail("%v", err)
+	}
+	if *tlsCert != "" || *tlsKey != "" {
+		cfg, err := tlsfiles.Config(*tlsCert, *tlsKey)
+		if err != nil {
+			ln.Close()
+			return fail("--tls-cert/--tls-key: %v", err)
+		}
+		ln = tls.NewListener(ln, cfg)
 	}
 	srv := httpserver.New(mux)
 	go srv.Serve(ln)
