@@ -336,6 +336,10 @@ func run(n int, report, duration time.Duration, bin string, withRooms bool, prof
 		p50, p99, count := quantiles(opBefore, opAfter, "gamehall_reconcile_duration_seconds", `controller="`+ctl+`"`)
 		fmt.Printf("reconcile %s: %d calls, p50 ≤ %s, p99 ≤ %s (histogram bucket bounds)\n", ctl, count, p50, p99)
 	}
+	// A RoomShard reconcile is mostly its status write's round trip: the
+	// API server's own time for those requests, for comparison.
+	p50, p99, count := quantiles(apiBefore, apiAfter, "apiserver_request_duration_seconds", `resource="roomshards"`, `subresource="status"`, `verb="PATCH"`)
+	fmt.Printf("kube-apiserver PATCH roomshards/status: %d requests, p50 ≤ %s, p99 ≤ %s (its own histogram)\n", count, p50, p99)
 	return nil
 }
 
@@ -451,14 +455,14 @@ func cpuSeconds(pid int) (float64, error) {
 
 // quantiles estimates p50 and p99 of a histogram's observations between two
 // scrapes, as the upper bound of the bucket holding them.
-func quantiles(before, after metrics, name, label string) (p50, p99 string, count int) {
+func quantiles(before, after metrics, name string, labels ...string) (p50, p99 string, count int) {
 	type bucket struct {
 		le float64
 		n  float64
 	}
 	var bs []bucket
 	for k, v := range after {
-		if !strings.HasPrefix(k, name+"_bucket{") || !strings.Contains(k, label) {
+		if !strings.HasPrefix(k, name+"_bucket{") || !containsAll(k, labels) {
 			continue
 		}
 		i := strings.Index(k, `le="`)
@@ -486,6 +490,15 @@ func quantiles(before, after metrics, name, label string) (p50, p99 string, coun
 		return "+Inf"
 	}
 	return q(0.5), q(0.99), int(total)
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }
 
 type job struct{ i, round int }
