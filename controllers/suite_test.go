@@ -80,10 +80,14 @@ func startOperator(ctx context.Context, done chan struct{}) error {
 	if err != nil {
 		return fmt.Errorf("config/rbac: %w", err)
 	}
+	cacheOpts, err := CacheOptions(cfg, "")
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
-		Cache:                  CacheOptions(""),
+		Cache:                  cacheOpts,
 		HealthProbeBindAddress: "0",
 	})
 	if err != nil {

@@ -78,7 +78,10 @@ func runOperator(args []string) int {
 		LeaderElectionID:        "operator.gamehall.dev",
 		LeaderElectionNamespace: *leaseNamespace,
 	}
-	opts.Cache = controllers.CacheOptions(*namespace)
+	if opts.Cache, err = controllers.CacheOptions(restCfg, *namespace); err != nil {
+		fmt.Fprintln(os.Stderr, "gamehall operator:", err)
+		return 1
+	}
 	mgr, err := ctrl.NewManager(restCfg, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gamehall operator: %v\n", err)

@@ -81,9 +81,11 @@ func TestNamespacedOperator(t *testing.T) {
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:gamehall-system", "system:authenticated"}}
 	scheme, err := controllers.NewScheme()
 	g.Expect(err).NotTo(HaveOccurred())
+	cacheOpts, err := controllers.CacheOptions(cfg, watched)
+	g.Expect(err).NotTo(HaveOccurred())
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Cache: controllers.CacheOptions(watched),
+		Cache: cacheOpts,
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(controllers.Setup(ctx, mgr, controllers.DefaultConfig())).To(Succeed())

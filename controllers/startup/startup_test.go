@@ -64,8 +64,18 @@ func TestOperatorWaitsForItsCRDs(t *testing.T) {
 	defer cancel()
 	want := controllers.RequiredResources
 
+	// The manager is made before the wait (cmd/gamehall operator): its
+	// cache's per-kind settings must not need the API server or the CRDs.
+	scheme, err := controllers.NewScheme()
+	g.Expect(err).NotTo(HaveOccurred())
+	cacheOpts, err := controllers.CacheOptions(env.Config, "")
+	g.Expect(err).NotTo(HaveOccurred())
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme, Cache: cacheOpts,
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	g.Expect(err).NotTo(HaveOccurred(), "the manager, before any CRD is served")
+
 	// One look, nothing installed: both messages.
-	err := controllers.WaitForCRDs(ctx, env.Config, want, controllers.CRDWaitOptions{}, logr.Discard())
+	err = controllers.WaitForCRDs(ctx, env.Config, want, controllers.CRDWaitOptions{}, logr.Discard())
 	g.Expect(err).To(MatchError(And(
 		ContainSubstring("the gamehall CRDs regions.gamehall.dev, roomshards.gamehall.dev, halls.gamehall.dev (version v1alpha1) are not served"),
 		ContainSubstring("make install"),
@@ -102,11 +112,6 @@ func TestOperatorWaitsForItsCRDs(t *testing.T) {
 	g.Expect(log.String()).To(ContainSubstring(`"msg"="the CRDs are served"`))
 
 	// And the operator proceeds: indexes, the three controllers, synced caches.
-	scheme, err := controllers.NewScheme()
-	g.Expect(err).NotTo(HaveOccurred())
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
-	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(controllers.Setup(ctx, mgr, controllers.DefaultConfig())).To(Succeed())
 	stopped := make(chan error, 1)
 	go func() { stopped <- mgr.Start(ctx) }()
