@@ -1,7 +1,6 @@
 package gameserver_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -55,29 +54,8 @@ func TestKillShardProcess(t *testing.T) {
 // startShardProcess runs TestKillShardProcess in a child process.
 func startShardProcess(t *testing.T, dsn string, sessions []string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKillShardProcess$", "-test.v", "-test.timeout=5m")
-	cmd.Env = append(os.Environ(), "GAMEHALL_KILL_SHARD_DSN="+dsn, "GAMEHALL_KILL_SHARD_SESSIONS="+strings.Join(sessions, ","))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if addr, ok := strings.CutPrefix(sc.Text(), "LISTEN "); ok {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return cmd, addr
-		}
-	}
-	t.Fatalf("the shard process did not start: %v", sc.Err())
-	return nil, ""
+	return startChildProcess(t, "TestKillShardProcess",
+		"GAMEHALL_KILL_SHARD_DSN="+dsn, "GAMEHALL_KILL_SHARD_SESSIONS="+strings.Join(sessions, ","))
 }
 
 // TestKillShardBeforeCommit kills a shard process (SIGKILL) between a

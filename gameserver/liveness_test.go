@@ -1,7 +1,6 @@
 package gameserver_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -49,29 +48,7 @@ func TestLivenessShardProcess(t *testing.T) {
 // startLivenessShard runs TestLivenessShardProcess in a child process.
 func startLivenessShard(t *testing.T, redisAddr string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLivenessShardProcess$", "-test.v", "-test.timeout=5m")
-	cmd.Env = append(os.Environ(), "GAMEHALL_LIVENESS_REDIS="+redisAddr)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if addr, ok := strings.CutPrefix(sc.Text(), "LISTEN "); ok {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return cmd, addr
-		}
-	}
-	t.Fatalf("the shard process did not start: %v", sc.Err())
-	return nil, ""
+	return startChildProcess(t, "TestLivenessShardProcess", "GAMEHALL_LIVENESS_REDIS="+redisAddr)
 }
 
 // placeOf is room's key in presence as the shard process of e writes it
