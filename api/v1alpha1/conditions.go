@@ -35,8 +35,6 @@ const (
 	ReasonNoShards           = "NoShards"
 	ReasonAtMaxShards        = "AtMaxShards"
 	ReasonWithinLimits       = "WithinLimits"
-	ReasonScalingUp          = "ScalingUp"
-	ReasonScalingDown        = "ScalingDown"
 	ReasonInvalidPodTemplate = "InvalidPodTemplate"
 	ReasonSelectedByHall     = "SelectedByHall"
 	// ReasonNoHall and ReasonConflictingHalls are also a RoomShard's Ready
@@ -50,19 +48,17 @@ const (
 	ReasonTemplateUnknown = "TemplateUnknown"
 
 	// RoomShard
-	ReasonGameServerReady    = "GameServerReady"
-	ReasonGameServerPending  = "GameServerPending"
-	ReasonGameServerFailed   = "GameServerFailed"
-	ReasonGameServerMissing  = "GameServerMissing"
-	ReasonReplacementBackoff = "ReplacementBackoff"
-	ReasonDrainRequested     = "DrainRequested"   // asked to drain; the game server has not confirmed yet
-	ReasonDrainConfirmed     = "DrainConfirmed"   // the game server refuses new players and shuts down once empty
-	ReasonUndrainRequested   = "UndrainRequested" // un-drained; the game server still refuses players until it sees it
-	ReasonNotDraining        = "NotDraining"
-	ReasonDrained            = "Drained"
-	ReasonRoomsReported      = "RoomsReported"
-	ReasonNoRoomReport       = "NoRoomReport"
-	ReasonInvalidRoomReport  = "InvalidRoomReport"
+	ReasonGameServerReady   = "GameServerReady"
+	ReasonGameServerPending = "GameServerPending"
+	ReasonGameServerFailed  = "GameServerFailed"
+	ReasonDrainRequested    = "DrainRequested"   // asked to drain; the game server has not confirmed yet
+	ReasonDrainConfirmed    = "DrainConfirmed"   // the game server refuses new players and shuts down once empty
+	ReasonUndrainRequested  = "UndrainRequested" // un-drained; the game server still refuses players until it sees it
+	ReasonNotDraining       = "NotDraining"
+	ReasonDrained           = "Drained"
+	ReasonRoomsReported     = "RoomsReported"
+	ReasonNoRoomReport      = "NoRoomReport"
+	ReasonInvalidRoomReport = "InvalidRoomReport"
 
 	// Hall
 	ReasonDeploymentAvailable   = "DeploymentAvailable"
