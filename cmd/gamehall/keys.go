@@ -66,71 +66,99 @@ func runKeys(args []string) int {
 		fs.Usage()
 		return 2
 	}
-	files := ticket.KeyFiles{Dir: *dir}
-	apply := func(secret, from string) string {
-		return fmt.Sprintf("kubectl create secret generic %s --from-file=%s --dry-run=client -o yaml | kubectl apply -f -", secret, from)
-	}
+	k := keysCmd{files: ticket.KeyFiles{Dir: *dir}, signing: *signing, verification: *verification, fail: fail}
 	switch verb := fs.Arg(0); verb {
 	case "new":
-		kid := *id
-		if kid == "" {
-			kid = ticket.NewKeyID(time.Now())
-		}
-		k, err := ticket.GenerateKey()
-		if err != nil {
-			return fail("%v", err)
-		}
-		_, _, err = ticket.ReadSigningDir(files.SigningDir())
-		first := err != nil
-		if err := files.Add(kid, k); err != nil {
-			return fail("%v", err)
-		}
-		if first {
-			if err := files.Activate(kid); err != nil {
-				return fail("%v", err)
-			}
-			fmt.Printf("key %s created and active. Create the Secrets:\n  kubectl create secret generic %s --from-file=%s\n  kubectl create secret generic %s --from-file=%s\n",
-				kid, *signing, files.SigningDir(), *verification, files.VerificationDir())
-			return 0
-		}
-		fmt.Printf("key %s created, not active. Publish it for verification first:\n  %s\nthen, once every pod has it (about a minute plus --key-reload):\n  gamehall keys activate --dir %s %s\n",
-			kid, apply(*verification, files.VerificationDir()), *dir, kid)
+		return k.newKey(*id)
 	case "activate", "retire":
 		if fs.NArg() != 2 {
 			return fail("%s takes one key id", verb)
 		}
-		kid := fs.Arg(1)
 		if verb == "activate" {
-			if err := files.Activate(kid); err != nil {
-				return fail("%v", err)
-			}
-			fmt.Printf("key %s is active. Apply the signing Secret:\n  %s\n", kid, apply(*signing, files.SigningDir()))
-			return 0
+			return k.activate(fs.Arg(1))
 		}
-		if err := files.Remove(kid); err != nil {
-			return fail("%v", err)
-		}
-		fmt.Printf("key %s removed. Apply both Secrets; its tickets are refused once pods reload:\n  %s\n  %s\n",
-			kid, apply(*verification, files.VerificationDir()), apply(*signing, files.SigningDir()))
+		return k.retire(fs.Arg(1))
 	case "ticket":
-		keys, err := ticket.LoadKeyring(files.SigningDir(), files.VerificationDir())
-		if err != nil {
-			return fail("%v", err)
-		}
-		c := ticket.Service(*account)
-		for _, a := range *auds {
-			if !slices.Contains(ticket.ServiceAudiences, ticket.Audience(a)) {
-				return fail("--audience %q: service tickets only (%v); players log in", a, ticket.ServiceAudiences)
-			}
-			c.Audience = append(c.Audience, ticket.Audience(a))
-		}
-		tok, err := keys.Sign(c, *ttl)
-		if err != nil {
-			return fail("%v", err)
-		}
-		fmt.Println(tok)
+		return k.serviceTicket(*account, *auds, *ttl)
 	default:
 		return fail("unknown subcommand %q (new, activate, retire, ticket)", verb)
 	}
+}
+
+// keysCmd is what every 'gamehall keys' subcommand works on: the key
+// directory and the Secret names its printed kubectl commands use.
+type keysCmd struct {
+	files                 ticket.KeyFiles
+	signing, verification string
+	fail                  func(format string, a ...any) int
+}
+
+// apply is the kubectl command that brings secret up to date from dir.
+func (k keysCmd) apply(secret, dir string) string {
+	return fmt.Sprintf("kubectl create secret generic %s --from-file=%s --dry-run=client -o yaml | kubectl apply -f -", secret, dir)
+}
+
+// newKey adds a key, active at once only if it is the first.
+func (k keysCmd) newKey(kid string) int {
+	if kid == "" {
+		kid = ticket.NewKeyID(time.Now())
+	}
+	key, err := ticket.GenerateKey()
+	if err != nil {
+		return k.fail("%v", err)
+	}
+	_, _, err = ticket.ReadSigningDir(k.files.SigningDir())
+	first := err != nil
+	if err := k.files.Add(kid, key); err != nil {
+		return k.fail("%v", err)
+	}
+	if first {
+		if err := k.files.Activate(kid); err != nil {
+			return k.fail("%v", err)
+		}
+		fmt.Printf("key %s created and active. Create the Secrets:\n  kubectl create secret generic %s --from-file=%s\n  kubectl create secret generic %s --from-file=%s\n",
+			kid, k.signing, k.files.SigningDir(), k.verification, k.files.VerificationDir())
+		return 0
+	}
+	fmt.Printf("key %s created, not active. Publish it for verification first:\n  %s\nthen, once every pod has it (about a minute plus --key-reload):\n  gamehall keys activate --dir %s %s\n",
+		kid, k.apply(k.verification, k.files.VerificationDir()), k.files.Dir, kid)
+	return 0
+}
+
+func (k keysCmd) activate(kid string) int {
+	if err := k.files.Activate(kid); err != nil {
+		return k.fail("%v", err)
+	}
+	fmt.Printf("key %s is active. Apply the signing Secret:\n  %s\n", kid, k.apply(k.signing, k.files.SigningDir()))
+	return 0
+}
+
+func (k keysCmd) retire(kid string) int {
+	if err := k.files.Remove(kid); err != nil {
+		return k.fail("%v", err)
+	}
+	fmt.Printf("key %s removed. Apply both Secrets; its tickets are refused once pods reload:\n  %s\n  %s\n",
+		kid, k.apply(k.verification, k.files.VerificationDir()), k.apply(k.signing, k.files.SigningDir()))
+	return 0
+}
+
+// serviceTicket prints a service ticket for auds signed with the active key.
+func (k keysCmd) serviceTicket(account string, auds []string, ttl time.Duration) int {
+	keys, err := ticket.LoadKeyring(k.files.SigningDir(), k.files.VerificationDir())
+	if err != nil {
+		return k.fail("%v", err)
+	}
+	c := ticket.Service(account)
+	for _, a := range auds {
+		if !slices.Contains(ticket.ServiceAudiences, ticket.Audience(a)) {
+			return k.fail("--audience %q: service tickets only (%v); players log in", a, ticket.ServiceAudiences)
+		}
+		c.Audience = append(c.Audience, ticket.Audience(a))
+	}
+	tok, err := keys.Sign(c, ttl)
+	if err != nil {
+		return k.fail("%v", err)
+	}
+	fmt.Println(tok)
 	return 0
 }
