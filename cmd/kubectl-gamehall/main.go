@@ -89,12 +89,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "help", "-h", "--help":
-		switch {
-		case len(rest) > 0 && rest[0] == "rooms":
-			fmt.Fprint(stdout, roomsUsage)
-		case len(rest) > 0 && rest[0] == "top":
-			fmt.Fprint(stdout, topUsage)
-		default:
+		if len(rest) > 0 {
+			fmt.Fprint(stdout, commandUsage(rest[0]))
+		} else {
 			fmt.Fprint(stdout, usage)
 		}
 		return 0
@@ -120,35 +117,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.allNamespaces, "A", false, "")
 	positional, err := parseInterspersed(fs, rest)
 	if errors.Is(err, flag.ErrHelp) {
-		if cmd == "rooms" {
-			fmt.Fprint(stdout, roomsUsage)
-		} else {
-			fmt.Fprint(stdout, topUsage)
-		}
+		fmt.Fprint(stdout, commandUsage(cmd))
 		return 0
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kubectl gamehall %s: %v (kubectl gamehall help %s)\n", cmd, err, cmd)
 		return 2
 	}
-	switch {
-	case cmd == "rooms" && len(positional) != 1:
-		fmt.Fprintf(stderr, "kubectl gamehall rooms: name one Region, e.g. `kubectl gamehall rooms doudizhu-zone1-south` (`kubectl get regions -A` lists them)\n")
-		return 2
-	case cmd == "top" && len(positional) != 0:
-		fmt.Fprintf(stderr, "kubectl gamehall top: takes no arguments, got %q (for one namespace: -n NS)\n", strings.Join(positional, " "))
-		return 2
-	case o.state != "" && o.state != "full" && o.state != "open":
-		fmt.Fprintf(stderr, "kubectl gamehall rooms: --state must be full or open, not %q\n", o.state)
-		return 2
-	case cmd == "rooms" && o.output != "table" && o.output != "json":
-		fmt.Fprintf(stderr, "kubectl gamehall rooms: -o must be table or json, not %q\n", o.output)
-		return 2
-	case cmd == "rooms" && o.allNamespaces:
-		fmt.Fprintf(stderr, "kubectl gamehall rooms: a Region lives in one namespace: pick it with -n, not -A\n")
-		return 2
-	case cmd == "top" && (o.hall != "" || o.state != "" || o.output != "table"):
-		fmt.Fprintf(stderr, "kubectl gamehall top: --hall, --state and -o are rooms' flags (for the objects: kubectl get regions,roomshards -o yaml)\n")
+	if msg := checkArgs(cmd, positional, o); msg != "" {
+		fmt.Fprintln(stderr, msg)
 		return 2
 	}
 
@@ -169,6 +146,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// checkArgs says what is wrong with a command's arguments and flags (""
+// when nothing is): flags of the other command are refused, not ignored.
+func checkArgs(cmd string, positional []string, o options) string {
+	switch {
+	case cmd == "rooms" && len(positional) != 1:
+		return "kubectl gamehall rooms: name one Region, e.g. `kubectl gamehall rooms doudizhu-zone1-south` (`kubectl get regions -A` lists them)"
+	case cmd == "top" && len(positional) != 0:
+		return fmt.Sprintf("kubectl gamehall top: takes no arguments, got %q (for one namespace: -n NS)", strings.Join(positional, " "))
+	case o.state != "" && o.state != "full" && o.state != "open":
+		return fmt.Sprintf("kubectl gamehall rooms: --state must be full or open, not %q", o.state)
+	case cmd == "rooms" && o.output != "table" && o.output != "json":
+		return fmt.Sprintf("kubectl gamehall rooms: -o must be table or json, not %q", o.output)
+	case cmd == "rooms" && o.allNamespaces:
+		return "kubectl gamehall rooms: a Region lives in one namespace: pick it with -n, not -A"
+	case cmd == "top" && (o.hall != "" || o.state != "" || o.output != "table"):
+		return "kubectl gamehall top: --hall, --state and -o are rooms' flags (for the objects: kubectl get regions,roomshards -o yaml)"
+	}
+	return ""
+}
+
+// commandUsage is cmd's help, or the plugin's for an unknown cmd.
+func commandUsage(cmd string) string {
+	switch cmd {
+	case "rooms":
+		return roomsUsage
+	case "top":
+		return topUsage
+	}
+	return usage
 }
 
 type options struct {
