@@ -114,6 +114,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"rooms", "south", "-A"}, 2, "", "pick it with -n"},
 		{[]string{"top", "-o", "json"}, 2, "", "are rooms' flags"},
 		{[]string{"top", "--state", "full"}, 2, "", "are rooms' flags"},
+		{[]string{"top", "--state", "busy"}, 2, "", "are rooms' flags"},
 		{[]string{"top", "--bogus"}, 2, "", "flag provided but not defined: -bogus (kubectl gamehall help top)"},
 		{[]string{"top", "--kubeconfig", "/nonexistent/kubeconfig"}, 1, "", "/nonexistent/kubeconfig"},
 	}

@@ -156,14 +156,14 @@ func checkArgs(cmd string, positional []string, o options) string {
 		return "kubectl gamehall rooms: name one Region, e.g. `kubectl gamehall rooms doudizhu-zone1-south` (`kubectl get regions -A` lists them)"
 	case cmd == "top" && len(positional) != 0:
 		return fmt.Sprintf("kubectl gamehall top: takes no arguments, got %q (for one namespace: -n NS)", strings.Join(positional, " "))
+	case cmd == "top" && (o.hall != "" || o.state != "" || o.output != "table"):
+		return "kubectl gamehall top: --hall, --state and -o are rooms' flags (for the objects: kubectl get regions,roomshards -o yaml)"
 	case o.state != "" && o.state != "full" && o.state != "open":
 		return fmt.Sprintf("kubectl gamehall rooms: --state must be full or open, not %q", o.state)
 	case cmd == "rooms" && o.output != "table" && o.output != "json":
 		return fmt.Sprintf("kubectl gamehall rooms: -o must be table or json, not %q", o.output)
 	case cmd == "rooms" && o.allNamespaces:
 		return "kubectl gamehall rooms: a Region lives in one namespace: pick it with -n, not -A"
-	case cmd == "top" && (o.hall != "" || o.state != "" || o.output != "table"):
-		return "kubectl gamehall top: --hall, --state and -o are rooms' flags (for the objects: kubectl get regions,roomshards -o yaml)"
 	}
 	return ""
 }
