@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -31,21 +32,10 @@ func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	if reg == nil {
 		return
 	}
-	q := r.URL.Query()
-	page, auto, err := parsePage(q.Get("page"))
+	wp, err := parseWatchParams(r.URL.Query(), reg.epoch)
 	if err != nil {
 		login.WriteError(w, http.StatusBadRequest, login.CodeBadRequest, err.Error())
 		return
-	}
-	var since uint64
-	resume := false
-	if v := q.Get("since"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			login.WriteError(w, http.StatusBadRequest, login.CodeBadRequest, "since must be a version number: "+err.Error())
-			return
-		}
-		since, resume = n, q.Get("epoch") == reg.epoch
 	}
 	accept, err := checkUpgrade(r)
 	if err != nil {
@@ -83,7 +73,8 @@ func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		nc.Close()
 		return
 	}
-	if auto {
+	page := wp.page
+	if wp.auto {
 		page = h.autoPage(reg)
 	}
 	// Registered before the first write (busy keeps the fan-out off it), so
@@ -95,7 +86,7 @@ func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	taken = false
-	first, version := h.firstMessage(reg, page, resume, since)
+	first, version := h.firstMessage(reg, page, wp.resume, wp.since)
 	nc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
 	_, err = nc.Write(append(upgradeResponse(accept, chooseProtocol(r)), first...))
 	nc.SetWriteDeadline(time.Time{})
@@ -108,6 +99,32 @@ func (h *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 	wt.sent.Store(now)
 	wt.pinged.Store(now)
 	wt.busy.Store(false)
+}
+
+// watchParams is what a watch request asks for: a page (or auto, or the
+// whole region) and, to resume, the version it has of the region's epoch.
+type watchParams struct {
+	page   int
+	auto   bool
+	since  uint64
+	resume bool // since is of the current epoch
+}
+
+// parseWatchParams reads a watch request's page, since and epoch.
+func parseWatchParams(q url.Values, epoch string) (watchParams, error) {
+	var wp watchParams
+	var err error
+	if wp.page, wp.auto, err = parsePage(q.Get("page")); err != nil {
+		return wp, err
+	}
+	if v := q.Get("since"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return wp, fmt.Errorf("since must be a version number: %w", err)
+		}
+		wp.since, wp.resume = n, q.Get("epoch") == epoch
+	}
+	return wp, nil
 }
 
 // parsePage reads the page parameter: a page number ≥ 1, "auto", or none
