@@ -40,30 +40,63 @@ func init() {
 // reaches the pod's files within a minute or so anyway.
 const reloadEvery = 30 * time.Second
 
-func runHall(args []string) int {
+// hallFlags are the hall's settings, from its command line.
+type hallFlags struct {
+	listen         string
+	tlsCert        string
+	tlsKey         string
+	internalListen string
+	keyDir         string
+	verifyDir      string
+	keyReload      time.Duration
+	accounts       string
+	accountsDB     string
+	dbDir          string
+	guest          bool
+	redisAddr      string
+	redisPrefix    string
+	namespace      string
+	selector       string
+	maxClients     int
+	pageSize       int
+	watchMsgs      int
+	advertise      string
+	ticketTTL      time.Duration
+	name           string
+	trustedProxies string
+}
+
+// newHallFlags defines the hall's flags on a new flag set.
+func newHallFlags() (*pflag.FlagSet, *hallFlags) {
 	fs := pflag.NewFlagSet("hall", pflag.ContinueOnError)
-	listen := fs.String("listen", ":8080", "address for login, the hall and health (the players' port)")
-	tlsCert := fs.String("tls-cert", "", "certificate (PEM) for HTTPS and wss on --listen, reloaded when it changes (a mounted Secret's tls.crt); unset: plain HTTP, e.g. behind a TLS-terminating ingress")
-	tlsKey := fs.String("tls-key", "", "its private key (PEM)")
-	internalListen := fs.String("internal-listen", ":8081", "address of /metrics and /debug/pprof, for Prometheus and operators: keep it off the players' Service (\"\": off)")
-	keyDir := fs.String("signing-keys", "", "directory of the ticket signing keys (a mounted Secret: <key id>.pem Ed25519 private keys and the file 'active' naming the one that signs; see 'gamehall keys')")
-	verifyDir := fs.String("verification-keys", "", "directory of the ticket verification keys (a mounted Secret: <key id>.pem Ed25519 public keys, the set shards hold too)")
-	keyReload := fs.Duration("key-reload", ticket.DefaultReload, "how often both key directories are re-read: a key removed from the verification Secret is refused within the kubelet's Secret sync plus this")
-	accounts := fs.String("accounts", "", "accounts file of name:bcrypt-hash lines (see 'gamehall account'); with --accounts-database-url it is imported into the database")
-	accountsDB := fs.String("accounts-database-url", os.Getenv("GAMEHALL_ACCOUNTS_DATABASE_URL"), "the login's accounts database (postgres://…; env GAMEHALL_ACCOUNTS_DATABASE_URL): logins, sign-up")
-	dbDir := fs.String("databases-dir", "", "directory of the listed Regions' database URLs, one file <secret>/<key> each (the operator mounts it): leaderboards, /v1/me, game records")
-	guest := fs.Bool("guest", false, "let anyone log in with any free name and no password (development only)")
-	redisAddr := fs.String("redis", "", "Redis host:port for presence (required on Kubernetes: replicas and shards share it)")
-	redisPrefix := fs.String("redis-prefix", "gamehall:", "prefix of every presence key in Redis")
-	namespace := fs.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Regions and RoomShards to list")
-	selector := fs.String("region-selector", "", "label selector of the Regions this hall lists (empty: all)")
-	maxClients := fs.Int("max-clients", 10000, "watchers served before new clients are redirected to a peer (0: no limit)")
-	pageSize := fs.Int("page-size", 25, "rooms per page of the watch stream (?page=N)")
-	watchMsgs := fs.Int("max-watch-messages", 50000, "messages a second this replica writes to all its watchers: past it each watcher is updated less often (bounds the CPU the stream takes)")
-	advertise := fs.String("advertise-url", "", "base URL clients reach this replica at, published for redirects and in login answers")
-	ticketTTL := fs.Duration("ticket-ttl", time.Hour, "how long a login ticket is valid")
-	name := fs.String("name", defaultName(), "this replica's name among its peers")
-	trustedProxies := fs.String("trusted-proxies", os.Getenv("GAMEHALL_TRUSTED_PROXIES"), "comma-separated addresses and CIDR prefixes of the proxies (ingress, load balancer) whose X-Forwarded-For names the client for the login limits; from any other peer the header is ignored (env GAMEHALL_TRUSTED_PROXIES)")
+	f := &hallFlags{}
+	fs.StringVar(&f.listen, "listen", ":8080", "address for login, the hall and health (the players' port)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "certificate (PEM) for HTTPS and wss on --listen, reloaded when it changes (a mounted Secret's tls.crt); unset: plain HTTP, e.g. behind a TLS-terminating ingress")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "its private key (PEM)")
+	fs.StringVar(&f.internalListen, "internal-listen", ":8081", "address of /metrics and /debug/pprof, for Prometheus and operators: keep it off the players' Service (\"\": off)")
+	fs.StringVar(&f.keyDir, "signing-keys", "", "directory of the ticket signing keys (a mounted Secret: <key id>.pem Ed25519 private keys and the file 'active' naming the one that signs; see 'gamehall keys')")
+	fs.StringVar(&f.verifyDir, "verification-keys", "", "directory of the ticket verification keys (a mounted Secret: <key id>.pem Ed25519 public keys, the set shards hold too)")
+	fs.DurationVar(&f.keyReload, "key-reload", ticket.DefaultReload, "how often both key directories are re-read: a key removed from the verification Secret is refused within the kubelet's Secret sync plus this")
+	fs.StringVar(&f.accounts, "accounts", "", "accounts file of name:bcrypt-hash lines (see 'gamehall account'); with --accounts-database-url it is imported into the database")
+	fs.StringVar(&f.accountsDB, "accounts-database-url", os.Getenv("GAMEHALL_ACCOUNTS_DATABASE_URL"), "the login's accounts database (postgres://…; env GAMEHALL_ACCOUNTS_DATABASE_URL): logins, sign-up")
+	fs.StringVar(&f.dbDir, "databases-dir", "", "directory of the listed Regions' database URLs, one file <secret>/<key> each (the operator mounts it): leaderboards, /v1/me, game records")
+	fs.BoolVar(&f.guest, "guest", false, "let anyone log in with any free name and no password (development only)")
+	fs.StringVar(&f.redisAddr, "redis", "", "Redis host:port for presence (required on Kubernetes: replicas and shards share it)")
+	fs.StringVar(&f.redisPrefix, "redis-prefix", "gamehall:", "prefix of every presence key in Redis")
+	fs.StringVar(&f.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Regions and RoomShards to list")
+	fs.StringVar(&f.selector, "region-selector", "", "label selector of the Regions this hall lists (empty: all)")
+	fs.IntVar(&f.maxClients, "max-clients", 10000, "watchers served before new clients are redirected to a peer (0: no limit)")
+	fs.IntVar(&f.pageSize, "page-size", 25, "rooms per page of the watch stream (?page=N)")
+	fs.IntVar(&f.watchMsgs, "max-watch-messages", 50000, "messages a second this replica writes to all its watchers: past it each watcher is updated less often (bounds the CPU the stream takes)")
+	fs.StringVar(&f.advertise, "advertise-url", "", "base URL clients reach this replica at, published for redirects and in login answers")
+	fs.DurationVar(&f.ticketTTL, "ticket-ttl", time.Hour, "how long a login ticket is valid")
+	fs.StringVar(&f.name, "name", defaultName(), "this replica's name among its peers")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", os.Getenv("GAMEHALL_TRUSTED_PROXIES"), "comma-separated addresses and CIDR prefixes of the proxies (ingress, load balancer) whose X-Forwarded-For names the client for the login limits; from any other peer the header is ignored (env GAMEHALL_TRUSTED_PROXIES)")
+	return fs, f
+}
+
+func runHall(args []string) int {
+	fs, f := newHallFlags()
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
@@ -77,25 +110,25 @@ func runHall(args []string) int {
 		fmt.Fprintf(os.Stderr, "gamehall hall: "+format+"\n", a...)
 		return 1
 	}
-	if *keyDir == "" || *verifyDir == "" {
+	if f.keyDir == "" || f.verifyDir == "" {
 		return fail("--signing-keys and --verification-keys are required")
 	}
-	if *namespace == "" {
+	if f.namespace == "" {
 		return fail("--namespace is required (or set POD_NAMESPACE)")
 	}
-	keys, err := ticket.LoadKeyring(*keyDir, *verifyDir)
+	keys, err := ticket.LoadKeyring(f.keyDir, f.verifyDir)
 	if err != nil {
 		return fail("%v", err)
 	}
 	var accts *login.Accounts
-	if *accounts != "" {
-		if accts, err = login.LoadAccounts(*accounts); err != nil {
+	if f.accounts != "" {
+		if accts, err = login.LoadAccounts(f.accounts); err != nil {
 			return fail("%v", err)
 		}
 	}
 	var pres presence.Store
-	if *redisAddr != "" {
-		pres = presence.NewRedis(newRedisClient(*redisAddr), *redisPrefix)
+	if f.redisAddr != "" {
+		pres = presence.NewRedis(newRedisClient(f.redisAddr), f.redisPrefix)
 	} else {
 		log.Info("no --redis: presence is in memory; run one replica only and no kicks reach shards")
 		pres = presence.NewMemory()
@@ -105,7 +138,7 @@ func runHall(args []string) int {
 	if err != nil {
 		return fail("kubernetes config: %v", err)
 	}
-	src, err := kubesource.New(kcfg, *namespace, *selector, log.WithName("kubesource"))
+	src, err := kubesource.New(kcfg, f.namespace, f.selector, log.WithName("kubesource"))
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -116,9 +149,9 @@ func runHall(args []string) int {
 	pool := store.NewPool(store.Options{})
 	defer pool.Close()
 	var accountsStore store.Accounts
-	if *accountsDB != "" {
-		accountsStore = pool.Get(*accountsDB)
-	} else if accts != nil || *guest {
+	if f.accountsDB != "" {
+		accountsStore = pool.Get(f.accountsDB)
+	} else if accts != nil || f.guest {
 		log.Info("no accounts database (--accounts-database-url): sign-up is off, accounts come from the file or are guests")
 	} else {
 		return fail("no accounts: set --accounts-database-url (GAMEHALL_ACCOUNTS_DATABASE_URL: is the Hall's login.accountsDatabase Secret there?), --accounts or --guest")
@@ -126,58 +159,24 @@ func runHall(args []string) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	proxies, err := login.ParseTrustedProxies(*trustedProxies)
-	if err != nil {
-		return fail("--trusted-proxies: %v", err)
-	}
-	ls, err := login.New(login.Config{TicketTTL: *ticketTTL, Guest: *guest, HallURL: *advertise, TrustedProxies: proxies},
-		login.Deps{Keys: keys, Presence: pres, Accounts: accts, Store: accountsStore, Log: log.WithName("login"), Metrics: reg})
+	mux, hs, err := f.servers(log, reg, hallStores{keys: keys, pres: pres, src: src, accts: accts, accountsDB: accountsStore, pool: pool})
 	if err != nil {
 		return fail("%v", err)
 	}
-	metricsURL := ""
-	if host, _, err := net.SplitHostPort(*internalListen); err == nil && host != "" {
-		metricsURL = "http://" + *internalListen + "/metrics"
-	}
-	hs, err := hall.New(hall.Config{Name: *name, AdvertiseURL: *advertise, MaxClients: *maxClients, PageSize: *pageSize, MaxWatchMessages: *watchMsgs, MetricsURL: metricsURL},
-		hall.Deps{Keys: keys, Presence: pres, Source: src, Dial: hall.DialShard, Log: log.WithName("hall"), Metrics: reg})
-	if err != nil {
-		return fail("%v", err)
-	}
-	dsnFile := func(ref string) (string, error) {
-		if *dbDir == "" {
-			return "", errors.New("this hall has no --databases-dir")
-		}
-		return readDSN(filepath.Join(*dbDir, ref))
-	}
-	ps, err := profiles.New(profiles.Config{}, profiles.Deps{Keys: keys, Regions: hs.RegionNames, Log: log.WithName("profiles"), Metrics: reg,
-		DB: profiles.HallDatabases(hs.RegionDatabase, dsnFile, pool)})
-	if err != nil {
-		return fail("%v", err)
-	}
-	mux := NewHallMux(ls, hs, ps)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go reloadLoop(ctx, log, accts, accountsStore)
-	go ticket.ReloadEvery(ctx, *keyReload, log.WithName("keys"), func() (bool, error) { return keys.Reload(*keyDir, *verifyDir) },
+	go ticket.ReloadEvery(ctx, f.keyReload, log.WithName("keys"), func() (bool, error) { return keys.Reload(f.keyDir, f.verifyDir) },
 		func() []any { ids, active := keys.KeyIDs(); return []any{"keys", ids, "active", active} })
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := listenPlayers(f.listen, f.tlsCert, f.tlsKey)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if *tlsCert != "" || *tlsKey != "" {
-		cfg, err := tlsfiles.Config(*tlsCert, *tlsKey)
-		if err != nil {
-			ln.Close()
-			return fail("--tls-cert/--tls-key: %v", err)
-		}
-		ln = tls.NewListener(ln, cfg)
-	}
 	srv := httpserver.New(mux)
 	go srv.Serve(ln)
-	if *internalListen != "" {
-		iln, err := net.Listen("tcp", *internalListen)
+	if f.internalListen != "" {
+		iln, err := net.Listen("tcp", f.internalListen)
 		if err != nil {
 			return fail("--internal-listen: %v", err)
 		}
@@ -185,12 +184,76 @@ func runHall(args []string) int {
 		go isrv.Serve(iln)
 		defer isrv.Close()
 	}
-	log.Info("hall serving", "listen", ln.Addr().String(), "name", *name, "namespace", *namespace, "guest", *guest)
+	log.Info("hall serving", "listen", ln.Addr().String(), "name", f.name, "namespace", f.namespace, "guest", f.guest)
 	hs.Run(ctx)
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
 	return 0
+}
+
+// hallStores are what the hall's servers share: the ticket keys, presence,
+// the shards' source and the databases.
+type hallStores struct {
+	keys       *ticket.Keyring
+	pres       presence.Store
+	src        hall.ShardSource
+	accts      *login.Accounts // nil: no accounts file
+	accountsDB store.Accounts  // nil: no accounts database
+	pool       *store.Pool
+}
+
+// servers builds login, the hall and the players' data on st, their
+// metrics in reg, and mounts them on one mux.
+func (f *hallFlags) servers(log logr.Logger, reg *prometheus.Registry, st hallStores) (*http.ServeMux, *hall.Server, error) {
+	proxies, err := login.ParseTrustedProxies(f.trustedProxies)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	ls, err := login.New(login.Config{TicketTTL: f.ticketTTL, Guest: f.guest, HallURL: f.advertise, TrustedProxies: proxies},
+		login.Deps{Keys: st.keys, Presence: st.pres, Accounts: st.accts, Store: st.accountsDB, Log: log.WithName("login"), Metrics: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	metricsURL := ""
+	if host, _, err := net.SplitHostPort(f.internalListen); err == nil && host != "" {
+		metricsURL = "http://" + f.internalListen + "/metrics"
+	}
+	hs, err := hall.New(hall.Config{Name: f.name, AdvertiseURL: f.advertise, MaxClients: f.maxClients, PageSize: f.pageSize, MaxWatchMessages: f.watchMsgs, MetricsURL: metricsURL},
+		hall.Deps{Keys: st.keys, Presence: st.pres, Source: st.src, Dial: hall.DialShard, Log: log.WithName("hall"), Metrics: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	dsnFile := func(ref string) (string, error) {
+		if f.dbDir == "" {
+			return "", errors.New("this hall has no --databases-dir")
+		}
+		return readDSN(filepath.Join(f.dbDir, ref))
+	}
+	ps, err := profiles.New(profiles.Config{}, profiles.Deps{Keys: st.keys, Regions: hs.RegionNames, Log: log.WithName("profiles"), Metrics: reg,
+		DB: profiles.HallDatabases(hs.RegionDatabase, dsnFile, st.pool)})
+	if err != nil {
+		return nil, nil, err
+	}
+	return NewHallMux(ls, hs, ps), hs, nil
+}
+
+// listenPlayers opens the players' port: TLS when a certificate is given
+// (reloaded when it changes), plain otherwise.
+func listenPlayers(addr, cert, key string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if cert == "" && key == "" {
+		return ln, nil
+	}
+	cfg, err := tlsfiles.Config(cert, key)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	return tls.NewListener(ln, cfg), nil
 }
 
 // NewHallMux mounts login, the hall, the players' data and a JSON 404 on
