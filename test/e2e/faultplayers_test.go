@@ -68,6 +68,11 @@ func (f *faultRun) enter(account string, s shardRef, racing bool) *player {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	conn, err := gclient.Dial(ctx, s.addr, tk)
+	if err != nil && racing && (f.drainConfirmed(s.name) || !f.shardRunning(s.name)) {
+		// It read the mark first, was empty and shut down: nobody entered.
+		f.c.Progressf("   %s: the shard had drained and was shutting down (%v): it had read the mark", account, err)
+		return &player{account: account, room: int(s.rooms)}
+	}
 	f.must(err)
 	p := &player{account: account, room: int(s.rooms), conn: conn}
 	if _, err := conn.EnterRoom(ctx, p.room); err != nil {
