@@ -64,7 +64,7 @@ func main() {
 	bin := flag.String("gamehall", "bin/gamehall", "the gamehall binary (go build -o bin/gamehall ./cmd/gamehall)")
 	rooms := flag.Bool("rooms", true, "each report also writes the room list annotation, as the game server does")
 	profile := flag.String("profile", "", "write the operator's CPU profiles here: scale.pprof (the first -scale-profile of the scale-up) and report.pprof (the reporting phase)")
-	scaleProfile := flag.Duration("scale-profile", 30*time.Second, "length of the scale-up profile")
+	scaleProfile := flag.Duration("scale-profile", 20*time.Second, "length of the scale-up profile (the reporting phase's starts after it)")
 	flag.Parse()
 	if err := run(*shards, *report, *duration, *bin, *rooms, *profile, *scaleProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "scalebench:", err)
@@ -183,8 +183,14 @@ func run(n int, report, duration time.Duration, bin string, withRooms bool, prof
 	}
 	var profiles sync.WaitGroup
 	defer profiles.Wait()
+	scaleProfiled := make(chan struct{}) // the runtime takes one CPU profile at a time
 	if profileDir != "" {
-		profiles.Go(func() { cpuProfile(pprofAddr, scaleProfile, filepath.Join(profileDir, "scale.pprof")) })
+		profiles.Go(func() {
+			defer close(scaleProfiled)
+			cpuProfile(pprofAddr, scaleProfile, filepath.Join(profileDir, "scale.pprof"))
+		})
+	} else {
+		close(scaleProfiled)
 	}
 	start := time.Now()
 	if err := c.Create(ctx, region); err != nil {
@@ -226,7 +232,10 @@ func run(n int, report, duration time.Duration, bin string, withRooms bool, prof
 		return err
 	}
 	if profileDir != "" {
-		profiles.Go(func() { cpuProfile(pprofAddr, duration, filepath.Join(profileDir, "report.pprof")) })
+		profiles.Go(func() {
+			<-scaleProfiled // a scale-up profile longer than the scale-up cuts into this one
+			cpuProfile(pprofAddr, duration, filepath.Join(profileDir, "report.pprof"))
+		})
 	}
 	t0 := time.Now()
 	var reports, skipped atomic.Int64
