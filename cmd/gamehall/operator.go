@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -59,59 +60,64 @@ func runOperator(args []string) int {
 	cfg.GameServerImage, cfg.HallImage = *gsImage, *hallImage
 	cfg.ReplaceBackoffBase, cfg.ReplaceBackoffMax = *backoffBase, *backoffMax
 
-	restCfg, err := ctrl.GetConfig()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "gamehall operator: no Kubernetes API to talk to: %v (pass --kubeconfig, or run in a pod)\n", err)
-		return 1
-	}
-	scheme, err := controllers.NewScheme()
-	if err != nil {
+	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "gamehall operator:", err)
 		return 1
 	}
-	opts := ctrl.Options{
-		Scheme:                  scheme,
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fail(fmt.Errorf("no Kubernetes API to talk to: %w (pass --kubeconfig, or run in a pod)", err))
+	}
+	mgr, err := newOperatorManager(restCfg, *namespace, ctrl.Options{
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
 		PprofBindAddress:        *pprofAddr,
 		LeaderElection:          *leaderElect,
 		LeaderElectionID:        "operator.gamehall.dev",
 		LeaderElectionNamespace: *leaseNamespace,
-	}
-	if opts.Cache, err = controllers.CacheOptions(restCfg, *namespace); err != nil {
-		fmt.Fprintln(os.Stderr, "gamehall operator:", err)
-		return 1
-	}
-	mgr, err := ctrl.NewManager(restCfg, opts)
+	})
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "gamehall operator: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	ctx := ctrl.SetupSignalHandler()
 	// Before any watch or index: the manager's REST mapper would fail them
 	// with "no matches for kind" while the CRDs are being established.
 	if err := controllers.WaitForCRDs(ctx, restCfg, controllers.RequiredResources, controllers.CRDWaitOptions{Timeout: *crdWait}, log); err != nil {
-		fmt.Fprintf(os.Stderr, "gamehall operator: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := controllers.Setup(setupCtx, mgr, cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "gamehall operator: %v\n", err)
-		return 1
-	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		fmt.Fprintln(os.Stderr, "gamehall operator:", err)
-		return 1
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		fmt.Fprintln(os.Stderr, "gamehall operator:", err)
-		return 1
+		return fail(err)
 	}
 	log.Info("starting", "namespace", *namespace, "leaderElect", *leaderElect, "metrics", *metricsAddr, "probes", *probeAddr)
 	if err := mgr.Start(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "gamehall operator: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	return 0
+}
+
+// newOperatorManager is the controller manager on restCfg with the
+// operator's scheme, its label-narrowed cache (of one namespace when
+// namespace is set) and liveness and readiness checks.
+func newOperatorManager(restCfg *rest.Config, namespace string, opts ctrl.Options) (ctrl.Manager, error) {
+	scheme, err := controllers.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	opts.Scheme = scheme
+	if opts.Cache, err = controllers.CacheOptions(restCfg, namespace); err != nil {
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(restCfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	return mgr, nil
 }
