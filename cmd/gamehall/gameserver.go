@@ -45,8 +45,19 @@ func envInt(name string, def int) int {
 	return def
 }
 
+const gameserverHelp = `Usage: gamehall gameserver [flags]
+
+Runs one game-server shard: its rooms and tables, the players' TCP and
+WebSocket (/ws) port, and the internal port (health, metrics, occupancy,
+drain). The operator runs it as an Agones GameServer and sets most flags
+through their GAMEHALL_* environment variables.
+
+Flags:
+`
+
 func runGameServer(args []string) int {
 	fs := pflag.NewFlagSet("gameserver", pflag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, gameserverHelp+fs.FlagUsages()) }
 	shard := fs.String("shard", envStr("GAMEHALL_SHARD", "shard-0"), "shard identity, recorded in presence (env GAMEHALL_SHARD)")
 	region := fs.String("region", envStr("GAMEHALL_REGION", ""), "region name (env GAMEHALL_REGION)")
 	game := fs.String("game", envStr("GAMEHALL_GAME", "doudizhu"), "game (env GAMEHALL_GAME)")

@@ -40,6 +40,16 @@ func init() {
 // reaches the pod's files within a minute or so anyway.
 const reloadEvery = 30 * time.Second
 
+const hallHelp = `Usage: gamehall hall [flags]
+
+Serves login (tickets, sign-up), the hall (the room directory and its watch
+stream) and the players' data on --listen, for one Hall's pods on
+Kubernetes: the operator runs it with these flags from the Hall's spec.
+/metrics and /debug/pprof are on --internal-listen, off the players' port.
+
+Flags:
+`
+
 // hallFlags are the hall's settings, from its command line.
 type hallFlags struct {
 	listen         string
@@ -69,6 +79,7 @@ type hallFlags struct {
 // newHallFlags defines the hall's flags on a new flag set.
 func newHallFlags() (*pflag.FlagSet, *hallFlags) {
 	fs := pflag.NewFlagSet("hall", pflag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, hallHelp+fs.FlagUsages()) }
 	f := &hallFlags{}
 	fs.StringVar(&f.listen, "listen", ":8080", "address for login, the hall and health (the players' port)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "certificate (PEM) for HTTPS and wss on --listen, reloaded when it changes (a mounted Secret's tls.crt); unset: plain HTTP, e.g. behind a TLS-terminating ingress")

@@ -23,12 +23,25 @@ func init() {
 	register(command{name: "operator", short: "run the Kubernetes operator (Regions, RoomShards as Agones GameServers, Halls)", run: runOperator})
 }
 
+const operatorHelp = `Usage: gamehall operator [flags]
+
+Runs the Kubernetes operator: Regions scaled into RoomShards, each run as an
+Agones GameServer, and Halls as a Deployment and Service (make deploy runs it
+from config/default, with the rights of config/rbac).
+
+Flags:
+`
+
 func runOperator(args []string) int {
 	def := controllers.DefaultConfig()
 	// One image for everything: config/manager copies the operator's own
 	// image into GAMEHALL_IMAGE (make deploy IMG=...).
 	image := envStr("GAMEHALL_IMAGE", def.GameServerImage)
 	fs := flag.NewFlagSet("gamehall operator", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), operatorHelp)
+		fs.PrintDefaults()
+	}
 	metricsAddr := fs.String("metrics-bind-address", "0", "address of the Prometheus /metrics endpoint (plain HTTP), e.g. :8443; 0 turns it off")
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	pprofAddr := fs.String("pprof-bind-address", "", "address of Go's /debug/pprof endpoints (profiling, e.g. 127.0.0.1:6060); empty turns them off")
