@@ -72,7 +72,7 @@ if want shard; then
 	R[shard_rate]=$(field "$out/shard.out" 'chat deliveries +[0-9]+ \(([0-9]+)/s\)')
 	log "floor: the same frames to 1,200 loopback sockets, one write per member per 50 ms, 10 s"
 	"${pin_sut[@]}" "$bins/writefloor" --reader-cpus "${pin_load[2]:-0}" --tick 50ms --duration 10s >"$out/floor.out" 2>&1
-	R[floor]=$(field "$out/floor.out" '([0-9.]+) µs per delivery')
+	R[floor]=$(field "$out/floor.out" 'cores; ([0-9.]+) µs per delivery')
 fi
 
 if want login; then
