@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +17,6 @@ import (
 	gamehallv1 "github.com/gamehall/gamehall/api/v1alpha1"
 	"github.com/gamehall/gamehall/gameserver"
 	"github.com/gamehall/gamehall/gameserver/agonessdk"
-	"github.com/gamehall/gamehall/internal/tlsfiles"
 	"github.com/gamehall/gamehall/presence"
 	"github.com/gamehall/gamehall/store"
 	"github.com/gamehall/gamehall/ticket"
@@ -114,28 +112,11 @@ func runGameServer(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	var settler gameserver.Settler
-	if dsn != "" {
-		// The shard starts while its database is down: games go on and
-		// their results wait in the backlog. An old schema is a mistake
-		// to fix before starting.
-		lazy := store.NewLazy(dsn, store.Options{})
-		defer lazy.Close()
-		octx, ocancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := lazy.Get(octx)
-		ocancel()
-		switch {
-		case errors.Is(err, store.ErrSchema), errors.Is(err, store.ErrInvalid):
-			return fail("%v", err)
-		case err != nil:
-			log.Error(err, "the database is unavailable at start: games are played and their results kept until it answers")
-		default:
-			log.Info("settling games in", "database", store.Redact(dsn))
-		}
-		settler = lazy
-	} else {
-		log.Info("no database (GAMEHALL_DATABASE_URL: does the Region name one, and is its Secret there?): games are not rated, no balances or records")
+	settler, closeDB, err := openSettler(dsn, log)
+	if err != nil {
+		return fail("%v", err)
 	}
+	defer closeDB()
 
 	var sdk gameserver.SDK
 	if p := envInt("AGONES_SDK_HTTP_PORT", 0); p != 0 {
@@ -144,11 +125,9 @@ func runGameServer(args []string) int {
 		sdk = agonesSDK{Client: c, log: log}
 		log.Info("agones SDK on", "port", p)
 	}
-	var tlsCfg *tls.Config
-	if *tlsCert != "" || *tlsKey != "" {
-		if tlsCfg, err = tlsfiles.Config(*tlsCert, *tlsKey); err != nil {
-			return fail("--tls-cert/--tls-key: %v", err)
-		}
+	tlsCfg, err := optionalTLS(*tlsCert, *tlsKey)
+	if err != nil {
+		return fail("%v", err)
 	}
 	srv, err := gameserver.New(gameserver.Config{
 		Shard: *shard, Region: *region, Game: *game, FirstRoom: *firstRoom, Rooms: *rooms, RoomCapacity: *capacity,
@@ -181,6 +160,31 @@ func runGameServer(args []string) int {
 		return fail("%v", err)
 	}
 	return 0
+}
+
+// openSettler opens the Region's database, where games are settled. The
+// shard starts while it is down: games go on and their results wait in the
+// backlog. An old schema or a bad URL is a mistake to fix before starting.
+// No dsn: games are not rated.
+func openSettler(dsn string, log logr.Logger) (gameserver.Settler, func(), error) {
+	if dsn == "" {
+		log.Info("no database (GAMEHALL_DATABASE_URL: does the Region name one, and is its Secret there?): games are not rated, no balances or records")
+		return nil, func() {}, nil
+	}
+	lazy := store.NewLazy(dsn, store.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_, err := lazy.Get(ctx)
+	cancel()
+	switch {
+	case errors.Is(err, store.ErrSchema), errors.Is(err, store.ErrInvalid):
+		lazy.Close()
+		return nil, nil, err
+	case err != nil:
+		log.Error(err, "the database is unavailable at start: games are played and their results kept until it answers")
+	default:
+		log.Info("settling games in", "database", store.Redact(dsn))
+	}
+	return lazy, func() { lazy.Close() }, nil
 }
 
 // agonesSDK adapts agonessdk.Client to gameserver.SDK: the shard reads the

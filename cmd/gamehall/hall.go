@@ -259,12 +259,25 @@ func listenPlayers(addr, cert, key string) (net.Listener, error) {
 	if cert == "" && key == "" {
 		return ln, nil
 	}
-	cfg, err := tlsfiles.Config(cert, key)
+	cfg, err := optionalTLS(cert, key)
 	if err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		return nil, err
 	}
 	return tls.NewListener(ln, cfg), nil
+}
+
+// optionalTLS is the TLS of --tls-cert and --tls-key, reloaded when the
+// files change (a renewed Secret); nil when neither is set: plain.
+func optionalTLS(cert, key string) (*tls.Config, error) {
+	if cert == "" && key == "" {
+		return nil, nil
+	}
+	cfg, err := tlsfiles.Config(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	return cfg, nil
 }
 
 // NewHallMux mounts login, the hall, the players' data and a JSON 404 on
