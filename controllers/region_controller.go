@@ -46,6 +46,10 @@ type RegionReconciler struct {
 	// delays a scale-down, never hastens one.
 	mu         sync.Mutex
 	belowSince map[types.NamespacedName]time.Time
+
+	// written is the status this process last wrote per Region: its own
+	// writes do not wake it (SetupWithManager), so its cache may lag them.
+	written statusWrites[gamehallv1.RegionStatus]
 }
 
 // +kubebuilder:rbac:groups=gamehall.dev,resources=regions,verbs=get;list;watch
@@ -71,10 +75,15 @@ func (r *RegionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, nil
 	}
 	before := region.DeepCopy()
+	// The cache may not have seen this reconciler's last status write yet:
+	// compare with that write, not with the older status (statusWrites).
+	before.Status = r.written.base(before, before.Status)
 	res, err := r.reconcileNormal(ctx, &region)
 	region.Status.ObservedGeneration = region.Generation
 	if perr := patchStatus(ctx, r.Client, before, &region, func(r *gamehallv1.Region) any { return r.Status }); perr != nil {
 		err = errors.Join(err, fmt.Errorf("status: %w", perr))
+	} else if region.ResourceVersion != before.ResourceVersion { // written: the answer carries the new version
+		r.written.wrote(&region, *region.Status.DeepCopy())
 	}
 	return res, err
 }
@@ -83,6 +92,7 @@ func (r *RegionReconciler) forget(key types.NamespacedName, name string) {
 	r.mu.Lock()
 	delete(r.belowSince, key)
 	r.mu.Unlock()
+	r.written.forget(key)
 	for _, s := range []string{"ready", "starting", "failed", "draining"} {
 		metricShards.DeleteLabelValues(name, s)
 	}
