@@ -74,10 +74,13 @@ func (r *RegionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		r.forget(req.NamespacedName, req.Name)
 		return ctrl.Result{}, nil
 	}
-	before := region.DeepCopy()
 	// The cache may not have seen this reconciler's last status write yet:
-	// compare with that write, not with the older status (statusWrites).
-	before.Status = r.written.base(before, before.Status)
+	// start from that write, not from the older status (statusWrites), so
+	// the change is measured, and conditions' transitions dated, against
+	// what the API server holds.
+	base := r.written.base(&region, region.Status)
+	base.DeepCopyInto(&region.Status)
+	before := region.DeepCopy()
 	res, err := r.reconcileNormal(ctx, &region)
 	region.Status.ObservedGeneration = region.Generation
 	if perr := patchStatus(ctx, r.Client, before, &region, func(r *gamehallv1.Region) any { return r.Status }); perr != nil {
