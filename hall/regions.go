@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 
+	"github.com/gamehall/gamehall/internal/httpserver"
 	"github.com/gamehall/gamehall/login"
 )
 
@@ -97,20 +97,9 @@ func (h *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Vary", "Accept-Encoding")
 	body := s.json
-	if acceptsGzip(r) {
+	if httpserver.AcceptsGzip(r) {
 		w.Header().Set("Content-Encoding", "gzip")
 		body = s.gz
 	}
 	w.Write(body)
-}
-
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for part := range strings.SplitSeq(v, ",") {
-			if enc, _, _ := strings.Cut(strings.TrimSpace(part), ";"); enc == "gzip" {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/gamehall/gamehall/internal/httpserver"
 )
 
 //go:embed static
@@ -97,21 +99,10 @@ func serve(name string) http.Handler {
 			return
 		}
 		body := a.body
-		if a.gz != nil && acceptsGzip(r) {
+		if a.gz != nil && httpserver.AcceptsGzip(r) {
 			h.Set("Content-Encoding", "gzip")
 			body = a.gz
 		}
 		w.Write(body)
 	})
-}
-
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for part := range strings.SplitSeq(v, ",") {
-			if enc, _, _ := strings.Cut(strings.TrimSpace(part), ";"); enc == "gzip" {
-				return true
-			}
-		}
-	}
-	return false
 }

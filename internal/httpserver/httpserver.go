@@ -8,6 +8,7 @@ package httpserver
 
 import (
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -45,4 +46,17 @@ func LongLived(w http.ResponseWriter) error {
 		return err
 	}
 	return rc.SetWriteDeadline(time.Time{})
+}
+
+// AcceptsGzip tells whether r's Accept-Encoding takes gzip, for handlers
+// that keep a gzipped copy of what they serve.
+func AcceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for part := range strings.SplitSeq(v, ",") {
+			if enc, _, _ := strings.Cut(strings.TrimSpace(part), ";"); enc == "gzip" {
+				return true
+			}
+		}
+	}
+	return false
 }
