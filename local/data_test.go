@@ -53,23 +53,13 @@ spec:
 // startData runs local mode on dir until the returned stop is called.
 func startData(t *testing.T, dir string) (*local.Local, func()) {
 	t.Helper()
-	l, err := local.New(local.Config{
+	l, stop := startLocal(t, local.Config{
 		Regions: loadRegions(t, twoRegions), Listen: "127.0.0.1:0", ScaleEvery: 200 * time.Millisecond, ShutdownGrace: 5 * time.Second,
 		DataDir: dir, AccountsDatabase: "db-main", Log: testLog(t),
 		Shard: func(c *gameserver.Config) { c.MsgRate, c.MsgBurst, c.ChatRate, c.ChatBurst = 10000, 10000, 1000, 1000 },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := l.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
 	return l, func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("local: %v", err)
 		}
 	}

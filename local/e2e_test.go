@@ -268,16 +268,7 @@ func TestStartPortInUse(t *testing.T) {
 // shards at Start, more when the policy says so.
 func TestStartRunsMinimumShards(t *testing.T) {
 	regions := loadRegions(t, strings.Replace(smallRegion, "minShards: 1", "minShards: 3", 1))
-	l, err := local.New(local.Config{Regions: regions, Listen: "127.0.0.1:0", Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := l.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
+	l, stop := startLocal(t, local.Config{Regions: regions, Listen: "127.0.0.1:0", Log: testLog(t)})
 	st := l.Status()[0]
 	if st.Shards != 3 || st.Capacity != 3*60 {
 		t.Errorf("status after Start: %+v; want 3 shards of 60", st)
@@ -291,28 +282,14 @@ func TestStartRunsMinimumShards(t *testing.T) {
 	if len(rooms) != 6 {
 		t.Errorf("rooms %v; want 6 (3 shards × 2)", rooms)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // Metrics and profiles are on the internal address, not the players'.
 func TestMetricsOnTheInternalAddress(t *testing.T) {
-	l, err := local.New(local.Config{Regions: loadRegions(t, smallRegion), Listen: "127.0.0.1:0", Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := l.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	l, _ := startLocal(t, local.Config{Regions: loadRegions(t, smallRegion), Listen: "127.0.0.1:0", Log: testLog(t)})
 	status := func(url string) int {
 		t.Helper()
 		resp, err := http.Get(url)
@@ -330,4 +307,29 @@ func TestMetricsOnTheInternalAddress(t *testing.T) {
 			t.Errorf("internal address %s: %d", path, s)
 		}
 	}
+}
+
+// startLocal makes, starts and runs local mode with cfg; stop cancels it
+// and returns what Run returned (a test's cleanup stops it at the latest).
+func startLocal(t *testing.T, cfg local.Config) (l *local.Local, stop func() error) {
+	t.Helper()
+	l, err := local.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := l.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	return l, stop
 }

@@ -37,22 +37,13 @@ func TestKeyRotationUnderPlay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l, err := local.New(local.Config{
+	l, _ := startLocal(t, local.Config{
 		Regions: loadRegions(t, smallRegion), Listen: "127.0.0.1:0", ScaleEvery: 200 * time.Millisecond, ShutdownGrace: 5 * time.Second,
 		KeyDir: files.Dir, KeyReload: keyReload, Log: testLog(t),
 		Shard: func(c *gameserver.Config) { c.MsgRate, c.MsgBurst, c.ChatRate, c.ChatBurst = 10000, 10000, 1000, 1000 },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := l.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	runDone := make(chan error, 1)
-	go func() { runDone <- l.Run(ctx) }()
-	defer func() { cancel(); <-runDone }()
 
 	// Short visits: every bot logs in again after each game or two, so new
 	// tickets are signed and presented to shards throughout the rotation.
