@@ -245,26 +245,8 @@ func (p *player) enter(ctx context.Context, base, region, ticket string, tried m
 			conn = nil
 		}
 		if conn == nil {
-			dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			c, err := dial(dctx, p.r, addr, ticket)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					// The shard may have just stopped: try another room.
-					st.EntryFailures.Add(1)
-					p.r.log.V(1).Info("dial failed", "addr", addr, "err", err.Error())
-				}
-				continue
-			}
-			conn = c
-			if w := c.c.Welcome; w != nil && w.Resumed {
-				// A previous visit's seat was still held (its leave timed
-				// out): this connection took it over. Leave it; the visit
-				// starts afresh.
-				st.Resumed.Add(1)
-				lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-				_ = c.c.LeaveRoom(lctx)
-				cancel()
+			if conn = p.dialShard(ctx, addr, ticket); conn == nil {
+				continue // the shard may have just stopped: try another room
 			}
 		}
 		t0 := time.Now()
@@ -330,6 +312,30 @@ func (p *player) enter(ctx context.Context, base, region, ticket string, tried m
 		conn.close()
 	}
 	return nil, 0
+}
+
+// dialShard connects to the shard at addr (nil on failure, counted). A
+// seat a previous visit still held (its leave timed out) is taken over by
+// the new connection: it is left, so the visit starts afresh.
+func (p *player) dialShard(ctx context.Context, addr, ticket string) *session {
+	st := p.r.stats
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	c, err := dial(dctx, p.r, addr, ticket)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			st.EntryFailures.Add(1)
+			p.r.log.V(1).Info("dial failed", "addr", addr, "err", err.Error())
+		}
+		return nil
+	}
+	if w := c.c.Welcome; w != nil && w.Resumed {
+		st.Resumed.Add(1)
+		lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_ = c.c.LeaveRoom(lctx)
+		cancel()
+	}
+	return c
 }
 
 // chooseRoom picks a room as a person scanning the list would: never a
