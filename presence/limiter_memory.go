@@ -2,6 +2,7 @@ package presence
 
 import (
 	"context"
+	"maps"
 	"time"
 )
 
@@ -51,21 +52,18 @@ func (s *limiterState) put(key string, b memBucket, r Rate, now time.Time) {
 	s.buckets[key] = b
 }
 
+// dropExpired forgets the buckets and keys whose time has passed.
+func (s *limiterState) dropExpired(now time.Time) {
+	maps.DeleteFunc(s.buckets, func(_ string, b memBucket) bool { return !now.Before(b.exp) })
+	maps.DeleteFunc(s.known, func(_ string, exp time.Time) bool { return !now.Before(exp) })
+}
+
 // makeRoom keeps buckets+known under maxLimiterKeys before an insert.
 func (s *limiterState) makeRoom(now time.Time) {
 	if len(s.buckets)+len(s.known) < maxLimiterKeys {
 		return
 	}
-	for k, b := range s.buckets {
-		if !now.Before(b.exp) {
-			delete(s.buckets, k)
-		}
-	}
-	for k, exp := range s.known {
-		if !now.Before(exp) {
-			delete(s.known, k)
-		}
-	}
+	s.dropExpired(now)
 	n := len(s.buckets) + len(s.known)
 	if n < maxLimiterKeys {
 		return

@@ -109,16 +109,7 @@ func (m *Memory) sweep() {
 			delete(m.alive, k)
 		}
 	}
-	for k, b := range m.lim.buckets {
-		if !now.Before(b.exp) {
-			delete(m.lim.buckets, k)
-		}
-	}
-	for k, exp := range m.lim.known {
-		if !now.Before(exp) {
-			delete(m.lim.known, k)
-		}
-	}
+	m.lim.dropExpired(now)
 }
 
 // live returns the account's unexpired session; m.mu must be held.
