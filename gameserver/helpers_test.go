@@ -144,11 +144,18 @@ func ctx20(t *testing.T) context.Context {
 func (e *env) dial(account string) *client.Conn {
 	e.t.Helper()
 	tok, _ := e.ticketFor(account)
-	c, err := client.Dial(ctx20(e.t), e.addr(), tok)
+	return dialWith(e.t, e.addr(), tok)
+}
+
+// dialWith connects to the shard at addr with ticket tok (the same session
+// can so be dialed at several shards); the test's cleanup closes it.
+func dialWith(t *testing.T, addr, tok string) *client.Conn {
+	t.Helper()
+	c, err := client.Dial(ctx20(t), addr, tok)
 	if err != nil {
-		e.t.Fatalf("dial %s: %v", account, err)
+		t.Fatalf("dial %s: %v", addr, err)
 	}
-	e.t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 

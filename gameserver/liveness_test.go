@@ -91,11 +91,7 @@ func TestKilledShardReleasesItsPlayers(t *testing.T) {
 	cmd, aAddr := startLivenessShard(t, rs.Addr)
 	tok, _ := b.ticketFor("ann")
 	ctx := ctx20(t)
-	onA, err := client.Dial(ctx, aAddr, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer onA.Close()
+	onA := dialWith(t, aAddr, tok)
 	if _, err := onA.EnterRoom(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -108,12 +104,8 @@ func TestKilledShardReleasesItsPlayers(t *testing.T) {
 	if where, ok, err := login.RoomOf(ctx, "ann", "doudizhu"); err != nil || !ok || !strings.HasPrefix(where.Shard, "south-0/") {
 		t.Fatalf("after the kill ann's entry is %v %v %v, want south-0's, left as it was", where, ok, err)
 	}
-	startLivenessShard(t, rs.Addr)              // the replacement
-	onB, err := client.Dial(ctx, b.addr(), tok) // the same session, back from the hall
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer onB.Close()
+	startLivenessShard(t, rs.Addr)    // the replacement
+	onB := dialWith(t, b.addr(), tok) // the same session, back from the hall
 	enterOnceAdmitted(t, onB, 3)
 	t.Logf("ann entered south-1 %v after the kill of south-0", time.Since(killed).Round(time.Millisecond))
 	if where, _, _ := login.RoomOf(ctx, "ann", "doudizhu"); where != placeOf(b, 3) {
@@ -150,21 +142,13 @@ func TestStalledShardGivesSeatUpOnReturn(t *testing.T) {
 	b := startShard(t, gameserver.Config{Shard: "south-1", FirstRoom: 3, Rooms: 2, RoomCapacity: 10, TablesPerRoom: 1, AliveTTL: aliveTTL}, pres, keys)
 	tok, _ := a.ticketFor("ann")
 	ctx := ctx20(t)
-	onA, err := client.Dial(ctx, a.addr(), tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer onA.Close()
+	onA := dialWith(t, a.addr(), tok)
 	if _, err := onA.EnterRoom(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 
 	stalled.stalled.Store(true)
-	onB, err := client.Dial(ctx, b.addr(), tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer onB.Close()
+	onB := dialWith(t, b.addr(), tok)
 	enterOnceAdmitted(t, onB, 3)
 	if n := a.srv.Stats().Players; n != 1 {
 		t.Fatalf("%d players on the stalled shard, want ann still there (it did not hear)", n)
@@ -197,19 +181,11 @@ func TestLiveShardKeepsItsPlayers(t *testing.T) {
 	a.pres = login
 	tok, _ := a.ticketFor("ann")
 	ctx := ctx20(t)
-	onA, err := client.Dial(ctx, a.addr(), tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer onA.Close()
+	onA := dialWith(t, a.addr(), tok)
 	if _, err := onA.EnterRoom(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	onB, err := client.Dial(ctx, b.addr(), tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer onB.Close()
+	onB := dialWith(t, b.addr(), tok)
 
 	for start := time.Now(); time.Since(start) < 3*aliveTTL; {
 		_, err := onB.EnterRoom(ctx20(t), 3)
