@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"time"
@@ -66,7 +67,7 @@ func runKeys(args []string) int {
 		fs.Usage()
 		return 2
 	}
-	k := keysCmd{files: ticket.KeyFiles{Dir: *dir}, signing: *signing, verification: *verification, fail: fail}
+	k := keysCmd{files: ticket.KeyFiles{Dir: *dir}, signing: *signing, verification: *verification, out: os.Stdout, fail: fail}
 	switch verb := fs.Arg(0); verb {
 	case "new":
 		return k.newKey(*id)
@@ -90,6 +91,7 @@ func runKeys(args []string) int {
 type keysCmd struct {
 	files                 ticket.KeyFiles
 	signing, verification string
+	out                   io.Writer // what the commands print: tickets, kubectl commands
 	fail                  func(format string, a ...any) int
 }
 
@@ -116,11 +118,11 @@ func (k keysCmd) newKey(kid string) int {
 		if err := k.files.Activate(kid); err != nil {
 			return k.fail("%v", err)
 		}
-		fmt.Printf("key %s created and active. Create the Secrets:\n  kubectl create secret generic %s --from-file=%s\n  kubectl create secret generic %s --from-file=%s\n",
+		fmt.Fprintf(k.out, "key %s created and active. Create the Secrets:\n  kubectl create secret generic %s --from-file=%s\n  kubectl create secret generic %s --from-file=%s\n",
 			kid, k.signing, k.files.SigningDir(), k.verification, k.files.VerificationDir())
 		return 0
 	}
-	fmt.Printf("key %s created, not active. Publish it for verification first:\n  %s\nthen, once every pod has it (about a minute plus --key-reload):\n  gamehall keys activate --dir %s %s\n",
+	fmt.Fprintf(k.out, "key %s created, not active. Publish it for verification first:\n  %s\nthen, once every pod has it (about a minute plus --key-reload):\n  gamehall keys activate --dir %s %s\n",
 		kid, k.apply(k.verification, k.files.VerificationDir()), k.files.Dir, kid)
 	return 0
 }
@@ -129,7 +131,7 @@ func (k keysCmd) activate(kid string) int {
 	if err := k.files.Activate(kid); err != nil {
 		return k.fail("%v", err)
 	}
-	fmt.Printf("key %s is active. Apply the signing Secret:\n  %s\n", kid, k.apply(k.signing, k.files.SigningDir()))
+	fmt.Fprintf(k.out, "key %s is active. Apply the signing Secret:\n  %s\n", kid, k.apply(k.signing, k.files.SigningDir()))
 	return 0
 }
 
@@ -137,7 +139,7 @@ func (k keysCmd) retire(kid string) int {
 	if err := k.files.Remove(kid); err != nil {
 		return k.fail("%v", err)
 	}
-	fmt.Printf("key %s removed. Apply both Secrets; its tickets are refused once pods reload:\n  %s\n  %s\n",
+	fmt.Fprintf(k.out, "key %s removed. Apply both Secrets; its tickets are refused once pods reload:\n  %s\n  %s\n",
 		kid, k.apply(k.verification, k.files.VerificationDir()), k.apply(k.signing, k.files.SigningDir()))
 	return 0
 }
@@ -159,6 +161,6 @@ func (k keysCmd) serviceTicket(account string, auds []string, ttl time.Duration)
 	if err != nil {
 		return k.fail("%v", err)
 	}
-	fmt.Println(tok)
+	fmt.Fprintln(k.out, tok)
 	return 0
 }

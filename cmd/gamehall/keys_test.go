@@ -2,7 +2,9 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gamehall/gamehall/ticket"
 )
@@ -43,6 +45,25 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatalf("after retire: %v active %s", ids, active)
 	}
 	run(0, "ticket", "--dir", dir, "--audience", "hall.ops,shard.drain")
+	// The printed ticket: signed with the active key, for the account and
+	// the audiences asked, and nothing else.
+	var out strings.Builder
+	k := keysCmd{files: files, out: &out, fail: func(f string, a ...any) int { t.Fatalf(f, a...); return 1 }}
+	if code := k.serviceTicket("ops", []string{"hall.ops", "shard.drain"}, time.Minute); code != 0 {
+		t.Fatalf("ticket: %d", code)
+	}
+	pub, err := ticket.LoadKeySet(files.VerificationDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(out.String())
+	c, err := pub.Verify(tok, ticket.AudShardDrain)
+	if err != nil || c.Account != "ops" || c.KeyID != "b" || !c.Has(ticket.AudHallOps) {
+		t.Fatalf("the printed ticket: %+v %v; want ops's, signed by b, for hall.ops and shard.drain", c, err)
+	}
+	if _, err := pub.Verify(tok, ticket.AudPlayer); err == nil {
+		t.Fatal("a service ticket passed as a player's")
+	}
 	run(1, "ticket", "--dir", dir, "--audience", "player")
 	run(1, "activate", "--dir", dir, "nope")
 }
