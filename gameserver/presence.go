@@ -214,19 +214,34 @@ func (s *Server) beat() presence.Beat {
 	return presence.Beat{Shard: s.presenceName(), Alive: s.cfg.AliveTTL}
 }
 
-// aliveLoop beats every AliveTTL/3, the first time at once, and every
-// beatRetry while presence does not answer. Apart from the heartbeat, so a
-// long heartbeat (many players, a slow presence) cannot hold the liveness
-// up.
-func (s *Server) aliveLoop(ctx context.Context) {
+// beatOnce tells presence this shard is alive; lapsed: its liveness had
+// expired before (or never existed).
+func (s *Server) beatOnce(ctx context.Context) (lapsed bool, err error) {
+	bctx, cancel := context.WithTimeout(ctx, s.cfg.AliveTTL/3)
+	defer cancel()
+	_, lapsed, err = s.deps.Presence.Refresh(bctx, s.beat(), nil, s.cfg.PresenceTTL)
+	return lapsed, err
+}
+
+// aliveLoop beats every AliveTTL/3 after the one Run made (beaten: it
+// succeeded), and every beatRetry while presence does not answer. Apart
+// from the heartbeat, so a long heartbeat (many players, a slow presence)
+// cannot hold the liveness up.
+func (s *Server) aliveLoop(ctx context.Context, beaten bool) {
 	period := s.cfg.AliveTTL / 3
-	beaten := false  // the first beat finds no liveness: nothing to re-check
 	failing := false // logged once per outage
+	next := beatRetry
+	if beaten {
+		next = period
+	}
 	for {
-		bctx, cancel := context.WithTimeout(ctx, period)
-		_, lapsed, err := s.deps.Presence.Refresh(bctx, s.beat(), nil, s.cfg.PresenceTTL)
-		cancel()
-		next := period
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(next):
+		}
+		lapsed, err := s.beatOnce(ctx)
+		next = period
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
@@ -246,11 +261,6 @@ func (s *Server) aliveLoop(ctx context.Context) {
 			fallthrough
 		default:
 			beaten, failing = true, false
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(next):
 		}
 	}
 }
