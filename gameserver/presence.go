@@ -223,25 +223,17 @@ func (s *Server) beatOnce(ctx context.Context) (lapsed bool, err error) {
 	return lapsed, err
 }
 
-// aliveLoop beats every AliveTTL/3 after the one Run made (beaten: it
-// succeeded), and every beatRetry while presence does not answer. Apart
-// from the heartbeat, so a long heartbeat (many players, a slow presence)
-// cannot hold the liveness up.
-func (s *Server) aliveLoop(ctx context.Context, beaten bool) {
+// aliveLoop goes on from the beat Run made before accepting players
+// (its error: err): every AliveTTL/3, and every beatRetry while presence
+// does not answer. Apart from the heartbeat, so a long heartbeat (many
+// players, a slow presence) cannot hold the liveness up.
+func (s *Server) aliveLoop(ctx context.Context, err error) {
 	period := s.cfg.AliveTTL / 3
+	beaten := false  // the first beat finds no liveness: nothing to re-check
 	failing := false // logged once per outage
-	next := beatRetry
-	if beaten {
-		next = period
-	}
+	lapsed := false
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(next):
-		}
-		lapsed, err := s.beatOnce(ctx)
-		next = period
+		next := period
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
@@ -262,6 +254,12 @@ func (s *Server) aliveLoop(ctx context.Context, beaten bool) {
 		default:
 			beaten, failing = true, false
 		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(next):
+		}
+		lapsed, err = s.beatOnce(ctx)
 	}
 }
 

@@ -173,11 +173,8 @@ func (s *Server) Run(ctx context.Context) error {
 	// Alive in presence before anyone enters: an entry of a shard that has
 	// not beaten yet looks like a dead shard's to the others, and the same
 	// session could enter a second room. Presence down: entries are refused
-	// anyway, and aliveLoop retries soon.
+	// anyway, and aliveLoop reports it and retries soon.
 	_, beatErr := s.beatOnce(ctx)
-	if beatErr != nil {
-		s.log.Error(beatErr, "presence beat failed before accepting players; retrying in the background")
-	}
 	bg.Go(func() { s.acceptLoop() })
 	bg.Go(func() { s.serveWebSockets() })
 	// Subscribe before accepting anyone, so no kick can slip past.
@@ -187,7 +184,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	bg.Go(func() { s.kickLoop(ctx, kicks) })
 	bg.Go(func() { s.heartbeatLoop(ctx) })
-	bg.Go(func() { s.aliveLoop(ctx, beatErr == nil) })
+	bg.Go(func() { s.aliveLoop(ctx, beatErr) })
 	bg.Go(func() { s.lifecycle(ctx) })
 	if s.settler != nil {
 		s.settler.start()
