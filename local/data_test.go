@@ -65,6 +65,21 @@ func startData(t *testing.T, dir string) (*local.Local, func()) {
 	}
 }
 
+// runBots runs bots with cfg to the end and fails the test if the run does.
+func runBots(t *testing.T, cfg bot.Config) *bot.Stats {
+	t.Helper()
+	runner, err := bot.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := runner.Run(context.Background())
+	t.Logf("\n%s", stats.Summary())
+	if err != nil {
+		t.Fatalf("bot run: %v", err)
+	}
+	return stats
+}
+
 // TestDataSurvivesRestart: bots play in both Regions, local mode stops and
 // starts again on the same data directory, and every balance the players
 // were told, the leaderboards and the game records are still there, each
@@ -75,18 +90,10 @@ func TestDataSurvivesRestart(t *testing.T) {
 	}
 	dir := t.TempDir()
 	l, stop := startData(t, dir)
-	runner, err := bot.New(bot.Config{
+	stats := runBots(t, bot.Config{
 		HallURL: l.HallURL(), Players: 60, Duration: 6 * time.Second, Ramp: 60, Prefix: "keep",
 		Think: 20 * time.Millisecond, MinGames: 1, MaxGames: 3, Break: 300 * time.Millisecond, LeaveGrace: 30 * time.Second, Seed: 7, Log: testLog(t),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stats, err := runner.Run(context.Background())
-	t.Logf("\n%s", stats.Summary())
-	if err != nil {
-		t.Fatalf("bot run: %v", err)
-	}
 	stop()
 	told := stats.Balances()
 	if len(told["south"]) == 0 || len(told["north"]) == 0 || stats.FairFailures.Load() != 0 || stats.FairVerified.Load() == 0 || stats.BalanceConfirmed.Load() == 0 {
@@ -199,21 +206,13 @@ func TestToldBalancesAfterEscapes(t *testing.T) {
 	}
 	dir := t.TempDir()
 	l, stop := startData(t, dir)
-	runner, err := bot.New(bot.Config{
+	stats := runBots(t, bot.Config{
 		HallURL: l.HallURL(), Players: 45, Duration: 4 * time.Second, Ramp: 100, Prefix: "esc",
 		Think: 100 * time.Millisecond, MinGames: 2, MaxGames: 4, Break: 200 * time.Millisecond,
 		// Players look at the clock every TableWait/2: past the stop, a
 		// game still running is left at once.
 		LeaveGrace: time.Millisecond, TableWait: 2 * time.Second, DropEvery: time.Second, Seed: 11, Log: testLog(t),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stats, err := runner.Run(context.Background())
-	t.Logf("\n%s", stats.Summary())
-	if err != nil {
-		t.Fatalf("bot run: %v", err)
-	}
 	stop()
 	if stats.Escapes.Load() == 0 || stats.DropsOnPurpose.Load() == 0 {
 		t.Fatalf("escapes %d, drops %d: the run shows nothing", stats.Escapes.Load(), stats.DropsOnPurpose.Load())
