@@ -36,6 +36,16 @@ trap cleanup EXIT
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # field FILE REGEX: the first capture group of the first matching line.
 field() { sed -nE "s#.*$2.*#\\1#p" "$1" | head -1; }
+# hallload_serve NAME ARGS...: hallload serve in the background (its pid last
+# in pids), once it printed the address it serves; sets url.
+hallload_serve() {
+	local name=$1
+	shift
+	"$bins/hallload" serve "$@" >"$out/$name-serve.out" 2>"$out/$name-serve.err" &
+	pids+=($!)
+	for _ in $(seq 100); do [[ -s $out/$name-serve.out ]] && break; sleep 0.1; done
+	url=$(head -1 "$out/$name-serve.out")
+}
 
 log "building gamehall and the load tools into $bins"
 go build -o "$bins/" ./cmd/gamehall ./hack/hallload ./hack/shardload ./hack/writefloor ./hack/scalebench
@@ -51,10 +61,7 @@ declare -A R # results
 
 if want hall; then
 	log "hall: $watchers watchers of a 1,000-room region at 5,000 seat changes/s, 10 s"
-	"$bins/hallload" serve -rooms 1000 -changes 5000 -delay 15s >"$out/hall-serve.out" 2>"$out/hall-serve.err" &
-	pids+=($!)
-	for _ in $(seq 100); do [[ -s $out/hall-serve.out ]] && break; sleep 0.1; done
-	url=$(head -1 "$out/hall-serve.out")
+	hallload_serve hall -rooms 1000 -changes 5000 -delay 15s
 	"$bins/hallload" watch -url "$url" -watchers "$watchers" -sample 100 -duration 10s >"$out/hall-watch.out" 2>&1
 	kill "${pids[-1]}"
 	R[hall_p99]=$(field "$out/hall-watch.out" 'change→watcher latency.* p99 ([^ ]+) max')
@@ -82,11 +89,9 @@ if want login; then
 	pids+=($!)
 	rpid=$!
 	for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
-	"$bins/hallload" serve -redis "127.0.0.1:$rport" -changes 0 >"$out/login-serve.out" 2>"$out/login-serve.err" &
-	pids+=($!)
-	spid=$!
-	for _ in $(seq 100); do [[ -s $out/login-serve.out ]] && break; sleep 0.1; done
-	"$bins/hallload" login -url "$(head -1 "$out/login-serve.out")" -concurrency 32 -duration 8s >"$out/login.out" 2>&1
+	hallload_serve login -redis "127.0.0.1:$rport" -changes 0
+	spid=${pids[-1]}
+	"$bins/hallload" login -url "$url" -concurrency 32 -duration 8s >"$out/login.out" 2>&1
 	kill "$spid" "$rpid"
 	R[login_rate]=$(field "$out/login.out" '= ([0-9]+)/s')
 	R[login_p99]=$(field "$out/login.out" 'p99 ([^ ]+) max')
